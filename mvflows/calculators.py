@@ -1,0 +1,150 @@
+"""The energy model behind every job: atomate2 force fields, loaded once per process."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
+from atomate2.forcefields.utils import MLFF, ase_calculator
+from atomate2.ase.utils import AseNebInterface
+
+from mvflows.atomate2_fixes import LEAN_IONIC_STEP_DATA, neb_kwargs, retag_neb_convergence
+
+# Models whose weights ship inside their Python package and so load offline.
+OFFLINE_MODELS = ("SevenNet", "CHGNet")
+DEFAULT_MODEL = "SevenNet"
+
+
+def resolve_model_name(name: str) -> str:
+    """Canonical atomate2 force-field name (MLFF value) for a user's spelling."""
+    wanted = str(name).removeprefix("MLFF.").lower().replace("_", "-")
+    for member in MLFF:
+        if member is MLFF.Forcefield:
+            continue
+        if wanted in (member.value.lower(), member.name.lower().replace("_", "-")):
+            return member.value
+    known = ", ".join(m.value for m in MLFF if m is not MLFF.Forcefield)
+    raise ValueError(f"unknown force field {name!r}; atomate2 knows: {known}")
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(meta: str, kwargs_json: str) -> Any:
+    return ase_calculator(MLFF(meta), **json.loads(kwargs_json))
+
+
+def cached_calculator(calculator_meta: Any, **kwargs: Any) -> Any:
+    """One ASE calculator per (model, settings) in this process (see atomate2_fixes, 6)."""
+    meta = calculator_meta.value if isinstance(calculator_meta, MLFF) else str(calculator_meta)
+    return _cached(meta, json.dumps(kwargs, sort_keys=True, default=str))
+
+
+def load_model_or_fail(model: str, model_kwargs: dict | None = None) -> None:
+    """Load a model now, so a run fails before any compute when it cannot be loaded."""
+    name = resolve_model_name(model)
+    kwargs = {**_default_kwargs(name), **(model_kwargs or {})}
+    try:
+        cached_calculator(MLFF(name), **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any loader error means the same to the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(
+            f"force field {name!r} cannot be loaded on this machine ({type(exc).__name__}: {first}); "
+            f"models that work offline: {', '.join(OFFLINE_MODELS)}"
+        ) from None
+
+
+def _default_kwargs(name: str) -> dict:
+    from atomate2.forcefields.utils import _DEFAULT_CALCULATOR_KWARGS
+
+    return dict(_DEFAULT_CALCULATOR_KWARGS.get(MLFF(name), {}))
+
+
+class _CachedCalculatorMixin:
+    """Take the calculator from the per-process cache instead of loading it per job."""
+
+    def _get_calculator(self):  # type: ignore[no-untyped-def]
+        return cached_calculator(self.calculator_meta, **self.calculator_kwargs)
+
+
+@dataclass
+class MvRelaxMaker(_CachedCalculatorMixin, ForceFieldRelaxMaker):
+    """atomate2's force-field relax with a shared model and lean task documents."""
+
+    name: str = "relax"
+    ionic_step_data: tuple[str, ...] | None = LEAN_IONIC_STEP_DATA
+
+
+@dataclass
+class MvNebMaker(_CachedCalculatorMixin, ForceFieldNebFromImagesMaker):
+    """atomate2's force-field NEB from images, climbing image on, optimiser selectable."""
+
+    name: str = "neb"
+    neb_kwargs: dict = field(default_factory=neb_kwargs)
+    optimizer: str = "FIRE"
+
+    def run_ase(self, images, prev_dir=None):  # type: ignore[no-untyped-def]
+        """As atomate2's, with the optimiser passed through and honest convergence tags."""
+        result = AseNebInterface(
+            calculator=self.calculator,
+            optimizer=_optimizer(self.optimizer),
+            fix_symmetry=self.fix_symmetry,
+            symprec=self.symprec,
+        ).run_neb(
+            images,
+            steps=self.steps,
+            traj_file=self.traj_file,
+            traj_file_fmt=self.traj_file_fmt,
+            interval=self.traj_interval,
+            neb_doc_kwargs=self.neb_doc_kwargs,
+            neb_kwargs=self.neb_kwargs,
+            optimizer_kwargs=self.optimizer_kwargs,
+            **self.relax_kwargs,
+        )
+        return retag_neb_convergence(result, self.calculator, self.neb_kwargs, self.relax_kwargs.get("fmax", 0.1))
+
+
+def _optimizer(name: str):  # type: ignore[no-untyped-def]
+    from ase.optimize import BFGS, FIRE, LBFGS, MDMin
+
+    if name == "ODE":
+        from ase.mep.neb import NEBOptimizer
+
+        return functools.partial(NEBOptimizer, method="ode")
+    return {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}[name]
+
+
+@dataclass
+class ForceFieldCalculator:
+    """Builds the makers of one force-field model with one set of settings."""
+
+    model: str = DEFAULT_MODEL
+    model_kwargs: dict = field(default_factory=dict)
+    relax_fmax: float = 0.05
+    relax_steps: int = 500
+
+    @property
+    def label(self) -> str:
+        return f"forcefield:{resolve_model_name(self.model)}"
+
+    def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> MvRelaxMaker:
+        return MvRelaxMaker(
+            name="relax" if relax_cell else "relax (fixed cell)",
+            force_field_name=resolve_model_name(self.model),
+            calculator_kwargs=dict(self.model_kwargs),
+            relax_cell=relax_cell,
+            steps=steps or self.relax_steps,
+            relax_kwargs={"fmax": fmax or self.relax_fmax},
+        )
+
+    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "FIRE") -> MvNebMaker:
+        return MvNebMaker(
+            force_field_name=resolve_model_name(self.model),
+            calculator_kwargs=dict(self.model_kwargs),
+            neb_kwargs=neb_kwargs(climb=climb),
+            steps=steps,
+            relax_kwargs={"fmax": fmax},
+            optimizer=optimizer,
+        )

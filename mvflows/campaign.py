@@ -1,0 +1,238 @@
+"""Campaign files: which pairs to screen, with which calculator and settings.
+
+A campaign is YAML validated by pydantic; every error is reported as
+``file:line:col: field: message`` using the YAML node marks, so users see where.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pymatgen.core import Composition, Element
+
+from mvflows.structures.metals import METAL_REFERENCES
+from mvflows.structures.spinel import SPINEL_ANION, SPINEL_REDOX_METALS
+
+SPINEL_INTERCALANTS = ("Mg", "Ca", "Zn", "Y", "Al")
+
+
+class CampaignError(ValueError):
+    """A campaign file that cannot be used; the message is one line, with its location."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RelaxSettings(_Strict):
+    """Settings of every full relaxation (cell and positions)."""
+
+    fmax: float = Field(0.05, gt=0, description="force convergence (eV/Å)")
+    steps: int = Field(500, gt=0, description="maximum optimiser steps")
+
+
+class CalculatorSettings(_Strict):
+    """Which energy model runs the graph."""
+
+    kind: Literal["forcefield"] = "forcefield"
+    model: str = Field("SevenNet", description="atomate2 force-field name (MLFF), e.g. SevenNet, CHGNet")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    relax: RelaxSettings = Field(default_factory=RelaxSettings)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from mvflows.calculators import resolve_model_name
+
+        return resolve_model_name(value)
+
+
+class ScreenSettings(_Strict):
+    """Which pairs are worth an NEB."""
+
+    max_abs_delta_e_site_ev: float = Field(
+        1.0, ge=0, description="NEB only when |E(oct) - E(tet)| per ion is at most this (eV)"
+    )
+
+
+class NebSettings(_Strict):
+    """Dilute-limit NEB of one ion in a supercell of the relaxed charged host."""
+
+    enabled: bool = True
+    supercell: tuple[int, int, int] = (2, 2, 2)
+    images: int = Field(
+        7, ge=1, description="moving images between the endpoints; 7 makes the study's 8 path segments"
+    )
+    fmax: float = Field(0.05, gt=0, description="NEB force convergence (eV/Å)")
+    steps: int = Field(400, gt=0, description="NEB optimiser step limit")
+    endpoint_fmax: float = Field(0.02, gt=0, description="endpoint relaxation force convergence (eV/Å)")
+    endpoint_steps: int = Field(300, gt=0)
+    climb: bool = True
+    idpp: bool = True
+    optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin", "ODE"] = Field(
+        "FIRE", description="NEB optimiser; ODE is ASE's NEBOptimizer"
+    )
+    symmetric_tolerance_ev: float = Field(
+        0.02, gt=0, description="endpoints of a symmetric hop must agree to this (eV)"
+    )
+
+
+class Pair(_Strict):
+    """One host/intercalant pair, e.g. Mg in Cr2S4."""
+
+    host: str
+    intercalant: str
+
+
+class Campaign(_Strict):
+    """A screening campaign: a matrix (hosts × intercalants) or an explicit pair list."""
+
+    name: str
+    family: Literal["spinel"] = "spinel"
+    hosts: list[str] = Field(default_factory=list, description="charged hosts, e.g. Cr2S4")
+    intercalants: list[str] = Field(default_factory=list)
+    pairs: list[Pair] = Field(default_factory=list, description="explicit pairs, added to the matrix")
+    calculator: CalculatorSettings = Field(default_factory=CalculatorSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
+    neb: NebSettings = Field(default_factory=NebSettings)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        return [spinel_redox_metal(h) and h for h in hosts]
+
+    @field_validator("intercalants")
+    @classmethod
+    def _intercalants(cls, ions: list[str]) -> list[str]:
+        return [check_intercalant(i) for i in ions]
+
+    @model_validator(mode="after")
+    def _pairs_valid(self) -> Campaign:
+        for pair in self.pairs:
+            spinel_redox_metal(pair.host)
+            check_intercalant(pair.intercalant)
+        if not self.pair_list():
+            raise ValueError("the campaign has no pairs: give hosts and intercalants, or pairs")
+        return self
+
+    def pair_list(self) -> list[Pair]:
+        """Every pair once, matrix first, in file order."""
+        seen: dict[tuple[str, str], Pair] = {}
+        for host, ion in itertools.product(self.hosts, self.intercalants):
+            seen.setdefault((host, ion), Pair(host=host, intercalant=ion))
+        for pair in self.pairs:
+            seen.setdefault((pair.host, pair.intercalant), pair)
+        return list(seen.values())
+
+
+def check_element(symbol: str) -> str:
+    """Return the symbol if it names an element, else raise a one-line error."""
+    try:
+        Element(symbol)
+    except (ValueError, KeyError):
+        raise ValueError(f"unknown element {symbol!r}") from None
+    return symbol
+
+
+def check_intercalant(symbol: str) -> str:
+    check_element(symbol)
+    if symbol not in SPINEL_INTERCALANTS or symbol not in METAL_REFERENCES:
+        raise ValueError(f"{symbol!r} is not a supported intercalant ({', '.join(SPINEL_INTERCALANTS)})")
+    return symbol
+
+
+def spinel_redox_metal(host: str) -> str:
+    """The B of a B2S4 spinel host formula such as 'Cr2S4'."""
+    try:
+        comp = Composition(host)
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"cannot read host formula {host!r}: {exc}") from None
+    for el in comp.elements:
+        check_element(el.symbol)
+    metals = [el.symbol for el in comp.elements if el.symbol != SPINEL_ANION]
+    if (
+        len(metals) != 1
+        or comp[SPINEL_ANION] != 4
+        or comp[metals[0]] != 2
+    ):
+        raise ValueError(f"host {host!r} is not a B2S4 spinel framework (e.g. Cr2S4)")
+    if metals[0] not in SPINEL_REDOX_METALS:
+        raise ValueError(
+            f"{metals[0]!r} in {host!r} is not a supported spinel redox metal ({', '.join(SPINEL_REDOX_METALS)})"
+        )
+    return metals[0]
+
+
+# --- loading with line-precise errors -------------------------------------------------
+
+
+def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
+    """Deepest YAML node along a pydantic error location."""
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == str(key)]
+            if not match:
+                return node
+            k_node, v_node = match[0]
+            node = v_node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return node
+    return node
+
+
+def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
+    """For unknown keys point at the key itself, not its parent."""
+    if not loc:
+        return node
+    parent = _node_at(node, loc[:-1])
+    if isinstance(parent, yaml.MappingNode):
+        for k, _v in parent.value:
+            if k.value == str(loc[-1]):
+                return k
+    return _node_at(node, loc)
+
+
+def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> Campaign:
+    """Read and validate a campaign file; raise CampaignError with ``file:line:col``."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CampaignError(f"{path}: cannot read campaign file: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise CampaignError(f"{where}: malformed YAML: {exc.problem or exc.context}") from None
+    if not isinstance(data, dict):
+        raise CampaignError(f"{path}:1:1: a campaign file must be a mapping of settings")
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        node = _key_node(root, loc) if err["type"] == "extra_forbidden" else _node_at(root, loc)
+        mark = node.start_mark
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {msg}{more}") from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        data = data.setdefault(key, {})
+    data[keys[-1]] = value

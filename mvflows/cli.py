@@ -1,0 +1,135 @@
+"""The ``mvflows`` command line: run campaigns and read their results."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Screen multivalent-battery cathodes.")
+err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 200)
+
+EXIT_INCOMPLETE = 1  # the run finished but some pairs failed or are partial
+EXIT_BAD_INPUT = 2  # nothing was computed
+
+
+class Fmt(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
+    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    model: Optional[str] = typer.Option(None, "--model", help="force field name, overrides the campaign"),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="scratch directory for job files"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run every pair of CAMPAIGN here, on the campaign's calculator, and print the table."""
+    from mvflows.calculators import load_model_or_fail
+    from mvflows.campaign import CampaignError, load_campaign
+    from mvflows.store import StoreError, job_store, query_results, resolve_uri
+
+    overrides = {"calculator.model": model} if model else None
+    try:
+        camp = load_campaign(campaign, overrides)
+    except CampaignError as exc:
+        _fail(str(exc))
+    try:
+        uri = resolve_uri(store)
+        js = job_store(uri)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
+    except RuntimeError as exc:
+        _fail(str(exc))
+
+    from mvflows.flows import CampaignMaker
+    from mvflows.runner import run_flow
+
+    flow = CampaignMaker().make(camp)
+    pairs = camp.pair_list()
+    err.print(
+        f"mvflows: campaign [bold]{camp.name}[/bold]: {len(pairs)} pairs, model {camp.calculator.model}, "
+        f"store {uri}",
+        highlight=False,
+    )
+    start = time.perf_counter()
+    if work_dir is None:
+        work_dir = Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
+    failed_jobs = run_flow(flow, js, work_dir, show_progress=progress)
+    wall = time.perf_counter() - start
+
+    from mvflows.reporting import notes, table
+
+    results = js.additional_stores["results"]
+    docs = [
+        d
+        for d in query_results(results)
+        if (d["host"], d["intercalant"]) in {(p.host, p.intercalant) for p in pairs}
+        and d.get("calculator", "").endswith(camp.calculator.model)
+    ]
+    out.print(table(docs, title=f"{camp.name} ({camp.calculator.model})"))
+    for line in notes(docs):
+        out.print(line, highlight=False)
+    ok = sum(d.get("state") == "successful" for d in docs)
+    err.print(
+        f"mvflows: {ok}/{len(pairs)} pairs successful, {failed_jobs} jobs raised, wall time {wall:.0f} s",
+        highlight=False,
+    )
+    if ok != len(pairs):
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command()
+def results(
+    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="table, csv or json"),
+    host: Optional[str] = typer.Option(None, "--host", help="only this host, e.g. Cr2S4"),
+    intercalant: Optional[str] = typer.Option(None, "--intercalant", help="only this ion, e.g. Mg"),
+) -> None:
+    """Print the stored pair results."""
+    from mvflows.reporting import notes, table, to_csv, to_json
+    from mvflows.store import StoreError, query_results, results_store
+
+    try:
+        docs = query_results(results_store(store), host=host, intercalant=intercalant)
+    except StoreError as exc:
+        _fail(str(exc))
+    if fmt is Fmt.json:
+        sys.stdout.write(to_json(docs) + "\n")
+    elif fmt is Fmt.csv:
+        sys.stdout.write(to_csv(docs))
+    else:
+        out.print(table(docs))
+        for line in notes(docs):
+            out.print(line, highlight=False)
+
+
+def main() -> None:
+    import warnings
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    # library chatter (monty's deprecated cd, jobflow's unconnected-jobs note, torch) is not for users
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+    app()
+
+
+if __name__ == "__main__":
+    main()

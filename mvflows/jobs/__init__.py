@@ -1,0 +1,1 @@
+"""jobflow jobs of the mvflows graph; each returns a typed document."""

@@ -1,0 +1,142 @@
+"""Geometry of a dilute-limit hop in a spinel: endpoints, the void between, the images.
+
+A tet-stable ion hops 8a -> 16c -> 8a (the 16c void is the midpoint); an oct-stable ion
+hops 16c -> 8a -> 16c (a bent path). Either way the path passes through the other site
+type, so the starting images follow the two straight legs through that void and are then
+smoothed by IDPP.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from mvflows.structures.spinel import OCT_SITES, TET_SITES, void_centre
+
+_ANIONS = {"tet": 4, "oct": 6}
+_OTHER = {"tet": "oct", "oct": "tet"}
+
+
+@dataclass
+class Hop:
+    """One symmetric hop of the mobile ion (always the last site of each endpoint)."""
+
+    start: Structure
+    end: Structure
+    via: list[float]  # Cartesian position of the void passed on the way (Å)
+    kind: str  # e.g. "tet-oct-tet"
+    length: float  # path length through the void (Å)
+
+
+def _supercell_sites(prim_frac: np.ndarray, supercell: tuple[int, int, int]) -> np.ndarray:
+    shifts = np.array(list(itertools.product(*(range(n) for n in supercell))))
+    return np.array([(f + s) / np.array(supercell) for f in prim_frac for s in shifts])
+
+
+def _nearest(
+    cell: Structure, origin: np.ndarray, candidates_frac: np.ndarray, exclude: list[np.ndarray], min_d: float = 0.3
+) -> np.ndarray:
+    """Cartesian position (unwrapped next to ``origin``) of the nearest candidate void."""
+    best, best_d = None, np.inf
+    for frac in candidates_frac:
+        cart = cell.lattice.get_cartesian_coords(frac)
+        vec = _min_image(cell, cart - origin)
+        pos = origin + vec
+        if any(np.linalg.norm(pos - e) < 0.3 for e in exclude):
+            continue
+        d = np.linalg.norm(vec)
+        if min_d <= d < best_d - 1e-6:
+            best, best_d = pos, d
+    if best is None:
+        raise ValueError("no neighbouring void found")
+    return best
+
+
+def _min_image(cell: Structure, vec: np.ndarray) -> np.ndarray:
+    frac = cell.lattice.get_fractional_coords(vec)
+    return cell.lattice.get_cartesian_coords(frac - np.round(frac))
+
+
+def _refine(cell: Structure, cart: np.ndarray, site: str) -> np.ndarray:
+    """Snap a void to the centre of its anion polyhedron, keeping it unwrapped."""
+    frac = void_centre(cell, cell.lattice.get_fractional_coords(cart), _ANIONS[site])
+    centre = cell.lattice.get_cartesian_coords(frac)
+    return cart + _min_image(cell, centre - cart)
+
+
+def spinel_hop(
+    host: Structure, intercalant: str, stable_site: str, supercell: tuple[int, int, int] = (2, 2, 2)
+) -> Hop:
+    """Endpoints of one hop between neighbouring ``stable_site`` voids of a relaxed B2S4 host.
+
+    ``host`` is the relaxed primitive charged host as built by mvflows' spinel builders,
+    whose 8a/16c voids keep their fractional coordinates through a relaxation.
+    """
+    cell = host.copy()
+    cell.make_supercell(list(supercell))
+    sites = {"tet": _supercell_sites(TET_SITES, supercell), "oct": _supercell_sites(OCT_SITES, supercell)}
+    other = _OTHER[stable_site]
+    centre = cell.lattice.get_cartesian_coords([0.5, 0.5, 0.5])
+    start = _refine(cell, _nearest(cell, centre, sites[stable_site], [], min_d=0.0), stable_site)
+    via = _refine(cell, _nearest(cell, start, sites[other], []), other)
+    if stable_site == "tet":
+        end_guess = 2 * via - start  # the 16c void is the inversion centre of the 8a pair
+    else:
+        end_guess = _nearest(cell, via, sites["oct"], [start])
+    end = _refine(cell, end_guess, stable_site)
+    legs = (np.linalg.norm(via - start), np.linalg.norm(end - via))
+    if abs(legs[0] - legs[1]) > 0.05:
+        raise ValueError(f"hop is not symmetric: legs of {legs[0]:.3f} and {legs[1]:.3f} Å")
+    structures = []
+    for pos in (start, end):
+        s = cell.copy()
+        s.append(intercalant, pos, coords_are_cartesian=True)
+        structures.append(s)
+    return Hop(
+        start=structures[0],
+        end=structures[1],
+        via=[float(v) for v in via],
+        kind=f"{stable_site}-{other}-{stable_site}",
+        length=float(sum(legs)),
+    )
+
+
+def hop_images(
+    start: Structure, end: Structure, via: list[float], n_images: int, idpp: bool = True
+) -> list[Structure]:
+    """``n_images`` moving images between relaxed endpoints, through ``via``, IDPP-smoothed.
+
+    The mobile ion (last site) follows the two straight legs start -> via -> end at equal
+    spacing in path length; framework atoms are interpolated linearly (minimum image).
+    """
+    if len(start) != len(end) or start.species != end.species:
+        raise ValueError("endpoints must hold the same atoms in the same order")
+    path = start.interpolate(end, nimages=n_images + 1, pbc=True, autosort_tol=0)
+    lattice = start.lattice
+    p0 = start.cart_coords[-1]
+    via_c = p0 + _min_image(start, np.asarray(via) - p0)
+    p1 = via_c + _min_image(start, end.cart_coords[-1] - via_c)
+    l0, l1 = np.linalg.norm(via_c - p0), np.linalg.norm(p1 - via_c)
+    images = []
+    for k, image in enumerate(path):
+        s = (l0 + l1) * k / (n_images + 1)
+        pos = p0 + (via_c - p0) * (s / l0) if s <= l0 else via_c + (p1 - via_c) * ((s - l0) / l1)
+        image = image.copy()
+        image.replace(len(image) - 1, image[-1].species, lattice.get_fractional_coords(pos))
+        images.append(image)
+    if idpp and n_images > 1:
+        images = _idpp(images)
+    return images
+
+
+def _idpp(images: list[Structure]) -> list[Structure]:
+    """Image-dependent pair potential smoothing of the intermediate images (ASE)."""
+    from ase.mep.neb import idpp_interpolate
+
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
+    idpp_interpolate(atoms, traj=None, log=None, fmax=0.05, mic=True, steps=200)
+    return [AseAtomsAdaptor.get_structure(a) for a in atoms]

@@ -1,0 +1,70 @@
+"""Result tables for people (rich) and machines (CSV, JSON) from pair-result documents."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich.table import Table
+
+COLUMNS = [
+    ("host", "host", "{}"),
+    ("intercalant", "ion", "{}"),
+    ("formula_discharged", "discharged", "{}"),
+    ("stable_site", "site", "{}"),
+    ("delta_e_site_ev", "dE_site (eV)", "{:+.3f}"),
+    ("voltage_v", "V (V)", "{:.3f}"),
+    ("capacity_mah_g", "C (mAh/g)", "{:.1f}"),
+    ("specific_energy_wh_kg", "E (Wh/kg)", "{:.0f}"),
+    ("barrier_ev", "barrier (eV)", "{:.3f}"),
+    ("state", "state", "{}"),
+    ("calculator", "calculator", "{}"),
+]
+
+
+def _cell(doc: dict, key: str, fmt: str) -> str:
+    value = doc.get(key)
+    if value is None:
+        if key == "barrier_ev" and doc.get("neb_skipped_reason"):
+            return "skipped"
+        return "-"
+    return fmt.format(value)
+
+
+def table(docs: list[dict], title: str = "mvflows results") -> Table:
+    t = Table(title=title)
+    for _key, header, _fmt in COLUMNS:
+        t.add_column(header, justify="right" if _fmt != "{}" else "left")
+    for doc in docs:
+        style = {"failed": "red", "partial": "yellow"}.get(doc.get("state", ""), None)
+        t.add_row(*(_cell(doc, k, f) for k, _h, f in COLUMNS), style=style)
+    return t
+
+
+def notes(docs: list[dict]) -> list[str]:
+    """One line per skipped NEB or failure, so a table reader knows why."""
+    lines = []
+    for doc in docs:
+        tag = f"{doc.get('intercalant')} in {doc.get('host')}"
+        if doc.get("neb_skipped_reason"):
+            lines.append(f"{tag}: NEB skipped: {doc['neb_skipped_reason']}")
+        for reason in doc.get("failure_reasons") or []:
+            lines.append(f"{tag}: {doc.get('state')}: {reason}")
+    return lines
+
+
+def to_csv(docs: list[dict]) -> str:
+    buf = io.StringIO()
+    keys = [k for k, _h, _f in COLUMNS] + ["neb_skipped_reason", "failure_reasons"]
+    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    for doc in docs:
+        row = dict(doc)
+        row["failure_reasons"] = "; ".join(doc.get("failure_reasons") or [])
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def to_json(docs: list[dict]) -> str:
+    return json.dumps(docs, indent=2, default=str)

@@ -1,0 +1,134 @@
+"""Where outputs live: an embedded on-disk store by default, MongoDB when configured.
+
+A store URI is one of:
+  * a directory path, or ``monty:PATH`` -- embedded MontyDB (sqlite) store, the default
+    (``./mvflows_data``); it survives the process and needs no server;
+  * ``mongodb://HOST:PORT/DB`` -- a MongoDB server (or anything speaking its protocol);
+  * ``mongomock://NAME`` -- in-memory mongomock, for tests;
+  * a ``.yaml`` file holding ``store: URI`` (see ``configs/store.yaml``).
+
+Every store has three collections: ``outputs`` (jobflow job documents), ``data``
+(trajectories and other large objects atomate2 sends there) and ``pair_results`` (one
+:class:`mvflows.schemas.PairResult` per host, intercalant and calculator).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jobflow import JobStore
+from maggma.core import Store
+
+RESULTS_STORE_NAME = "results"
+RESULTS_COLLECTION = "pair_results"
+RESULT_KEY = ("host", "intercalant", "calculator")
+DEFAULT_STORE = os.environ.get("MVFLOWS_STORE", "mvflows_data")
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be used; the message is one line."""
+
+
+_COLLECTIONS = (("docs", "outputs"), ("data", "data"), (RESULTS_STORE_NAME, RESULTS_COLLECTION))
+
+
+def _collections(uri: str) -> dict[str, Store]:
+    if uri.startswith(("mongodb://", "mongodb+srv://")):
+        from maggma.stores import MongoStore
+
+        tail = uri.split("/", 3)[3] if uri.count("/") >= 3 else ""
+        database = tail.split("?")[0] or "mvflows"
+        return {
+            name: MongoStore(
+                database=database,
+                collection_name=coll,
+                uri=uri,
+                mongoclient_kwargs={"serverSelectionTimeoutMS": 3000},
+            )
+            for name, coll in _COLLECTIONS
+        }
+    if uri.startswith("mongomock://"):
+        from maggma.stores import MemoryStore
+
+        db = uri.removeprefix("mongomock://") or "mvflows"
+        return {name: MemoryStore(collection_name=f"{db}.{coll}") for name, coll in _COLLECTIONS}
+    from maggma.stores import MontyStore
+
+    # absolute: jobs run in another working directory
+    path = Path(uri.removeprefix("monty:")).expanduser().resolve()
+    return {
+        name: MontyStore(coll, database_path=str(path), database_name="mvflows", storage="sqlite")
+        for name, coll in _COLLECTIONS
+    }
+
+
+def resolve_uri(uri: str | None) -> str:
+    """Expand the default and ``.yaml`` store files into a plain URI."""
+    uri = uri or DEFAULT_STORE
+    if uri.endswith((".yaml", ".yml")):
+        try:
+            cfg = yaml.safe_load(Path(uri).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise StoreError(f"cannot read store file {uri}: {exc}") from None
+        if not isinstance(cfg, dict) or "store" not in cfg:
+            raise StoreError(f"store file {uri} must contain 'store: URI'")
+        return resolve_uri(str(cfg["store"]))
+    return uri
+
+
+def job_store(uri: str | None = None) -> JobStore:
+    """A connected jobflow JobStore with mvflows' data and results stores."""
+    uri = resolve_uri(uri)
+    stores = _collections(uri)
+    store = JobStore(
+        stores["docs"], additional_stores={"data": stores["data"], RESULTS_STORE_NAME: stores[RESULTS_STORE_NAME]}
+    )
+    connect(store, uri)
+    return store
+
+
+def results_store(uri: str | None = None) -> Store:
+    """The connected results collection alone (for queries)."""
+    uri = resolve_uri(uri)
+    store = _collections(uri)[RESULTS_STORE_NAME]
+    connect(store, uri)
+    return store
+
+
+def connect(store: JobStore | Store, uri: str) -> None:
+    """Connect and prove the store answers, or raise a one-line StoreError."""
+    label = uri.split("://", 1)[-1].split("@")[-1] if uri.startswith("mongodb") else uri  # no credentials
+    try:
+        if uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")) is False:
+            path = Path(uri.removeprefix("monty:")).expanduser()
+            path.mkdir(parents=True, exist_ok=True)
+            if not os.access(path, os.W_OK):
+                raise StoreError(f"store directory {path} is not writable")
+        store.connect()
+        target = store.docs_store if isinstance(store, JobStore) else store
+        target.count()
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - drivers raise many types for one meaning
+        first = str(exc).splitlines()[0].split(" (configured timeouts")[0].split(", Timeout:")[0][:200]
+        first = first or type(exc).__name__
+        raise StoreError(f"cannot reach store {label}: {first}") from None
+
+
+def publish_result(store: Store, result: Any) -> None:
+    """Upsert one pair result: one document per host, intercalant and calculator."""
+    doc = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
+    store.update([doc], key=list(RESULT_KEY))
+
+
+def query_results(store: Store, host: str | None = None, intercalant: str | None = None) -> list[dict]:
+    criteria: dict[str, Any] = {}
+    if host:
+        criteria["host"] = host
+    if intercalant:
+        criteria["intercalant"] = intercalant
+    docs = list(store.query(criteria=criteria, properties={"_id": 0}))
+    return sorted(docs, key=lambda d: (d.get("intercalant", ""), d.get("host", ""), d.get("calculator", "")))

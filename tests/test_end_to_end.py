@@ -1,0 +1,64 @@
+"""workflows/smoke.yaml end to end with the real default model (SevenNet-0, light settings)."""
+
+import json
+import os
+
+import pytest
+
+from conftest import WORKFLOWS
+from mvflows.electrochemistry import gravimetric_capacity
+from test_cli import _mvflows
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("smoke") / "store"
+    result = _mvflows("run", os.path.join(WORKFLOWS, "smoke.yaml"), "--store", str(store), "--no-progress", timeout=1800)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    return store, result
+
+
+def test_run_prints_table(smoke_store):
+    _store, result = smoke_store
+    assert "Cr2S4" in result.stdout and "Ti2S4" in result.stdout
+    assert "pairs successful" in result.stderr
+
+
+def test_stored_documents(smoke_store):
+    store, _ = smoke_store
+    out = _mvflows("results", "--store", str(store), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    docs = {(d["intercalant"], d["host"]): d for d in json.loads(out.stdout)}
+    assert set(docs) == {("Mg", "Cr2S4"), ("Zn", "Ti2S4")}
+    for (ion, host), d in docs.items():
+        assert d["state"] in ("successful", "partial"), d["failure_reasons"]
+        assert d["calculator"] == "forcefield:SevenNet"
+        assert d["formula_discharged"] == f"{ion}{host}"
+        assert d["stable_site"] in ("tet", "oct")
+        assert isinstance(d["delta_e_site_ev"], float)
+        assert d["stable_site"] == ("tet" if d["delta_e_site_ev"] > 0 else "oct")
+        assert 0.0 < d["voltage_v"] < 4.0
+        assert d["capacity_mah_g"] == pytest.approx(gravimetric_capacity(f"{ion}{host}", ion), rel=1e-9)
+        assert d["specific_energy_wh_kg"] == pytest.approx(d["voltage_v"] * d["capacity_mah_g"])
+        assert (d["barrier_ev"] is None) == (d["neb_skipped_reason"] is not None)
+        if d["barrier_ev"] is not None:
+            profile = d["neb_energies_ev"]
+            assert len(profile) == 5  # 3 moving images + 2 endpoints in smoke.yaml
+            assert d["barrier_ev"] == pytest.approx(max(profile) - min(profile))
+            assert d["barrier_ev"] > 0.05  # relaxed endpoints: a real barrier, not ~0
+            assert abs(profile[-1] - profile[0]) < 0.02  # symmetric hop
+        assert all(d["job_uuids"][k] for k in ("relax_charged", "relax_tet", "relax_oct", "relax_metal", "voltage"))
+        assert len(json.dumps(d)) < 20_000  # no trajectories in the result document
+    # MgCr2S4, the study's flagship: voltage in the range of DFT (1.65 V) and experiment
+    assert 1.0 < docs[("Mg", "Cr2S4")]["voltage_v"] < 2.5
+
+
+def test_results_filters_and_csv(smoke_store):
+    store, _ = smoke_store
+    out = _mvflows("results", "--store", str(store), "--format", "csv", "--host", "Cr2S4")
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("host,intercalant") and len(lines) == 2 and lines[1].startswith("Cr2S4,Mg")
+    out = _mvflows("results", "--store", str(store), "--intercalant", "Zn")
+    assert "Ti2S4" in out.stdout and "Cr2S4" not in out.stdout

@@ -1,0 +1,57 @@
+"""Stores: results are upserted per pair; bad stores fail with one line."""
+
+import pytest
+
+from mvflows.schemas import PairResult
+from mvflows.store import StoreError, job_store, publish_result, query_results, resolve_uri, results_store
+
+
+def _result(host="Cr2S4", ion="Mg", v=1.0):
+    return PairResult(
+        campaign="t", host=host, intercalant=ion, formula_discharged="MgCr2S4",
+        voltage_v=v, calculator="forcefield:SevenNet", state="successful",
+    )
+
+
+@pytest.mark.parametrize("uri", ["mongomock://t1", "monty"])
+def test_publish_is_idempotent(tmp_path, uri):
+    uri = str(tmp_path / "db") if uri == "monty" else uri
+    store = results_store(uri)
+    publish_result(store, _result(v=1.0))
+    publish_result(store, _result(v=1.5))
+    publish_result(store, _result(host="Ti2S4"))
+    docs = query_results(store)
+    assert len(docs) == 2
+    assert query_results(store, host="Cr2S4")[0]["voltage_v"] == 1.5
+    assert query_results(store, intercalant="Zn") == []
+
+
+def test_embedded_store_survives_the_process(tmp_path):
+    path = str(tmp_path / "db")
+    publish_result(results_store(path), _result())
+    # a new connection (as a new process would make) sees the document
+    assert len(query_results(results_store(path))) == 1
+
+
+def test_unreachable_mongodb_is_one_line():
+    with pytest.raises(StoreError) as info:
+        job_store("mongodb://127.0.0.1:1/mvflows")
+    assert str(info.value).startswith("cannot reach store 127.0.0.1:1/mvflows")
+    assert "\n" not in str(info.value)
+
+
+def test_store_yaml(tmp_path):
+    cfg = tmp_path / "store.yaml"
+    cfg.write_text("store: mongomock://fromfile\n")
+    assert resolve_uri(str(cfg)) == "mongomock://fromfile"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nothing: here\n")
+    with pytest.raises(StoreError, match="must contain 'store: URI'"):
+        resolve_uri(str(bad))
+
+
+def test_store_path_that_cannot_be_a_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot reach store"):
+        job_store(str(blocker / "db"))

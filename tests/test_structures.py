@@ -1,0 +1,84 @@
+"""Structure builders: composition, symmetry, coordination of the intercalant."""
+
+import numpy as np
+import pytest
+from pymatgen.core import Composition
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from mvflows.structures import (
+    SPINEL_REDOX_METALS,
+    charged_spinel,
+    metal_reference,
+    octahedral_spinel,
+    tetrahedral_spinel,
+)
+
+IONS = ("Mg", "Ca", "Zn")
+
+
+def _coordination(structure, symbol):
+    """S neighbours of every ion site within 1.2 x the shortest ion-S distance."""
+    counts = []
+    for i, site in enumerate(structure):
+        if site.specie.symbol != symbol:
+            continue
+        nbrs = [n for n in structure.get_neighbors(site, 4.0) if n.specie.symbol == "S"]
+        dmin = min(n.nn_distance for n in nbrs)
+        counts.append(sum(n.nn_distance < 1.2 * dmin for n in nbrs))
+    return counts
+
+
+@pytest.mark.parametrize("ion", IONS)
+@pytest.mark.parametrize("b", SPINEL_REDOX_METALS)
+def test_tetrahedral_spinel_is_normal_fd3m(ion, b):
+    s = tetrahedral_spinel(ion, b)
+    assert len(s) == 14
+    assert s.composition.reduced_composition == Composition(f"{ion}{b}2S4")
+    assert s.composition[ion] == 2 and s.composition[b] == 4 and s.composition["S"] == 8
+    assert SpacegroupAnalyzer(s, symprec=1e-3).get_space_group_number() == 227
+    assert _coordination(s, ion) == [4, 4]
+    assert _coordination(s, b) == [6, 6, 6, 6]
+
+
+@pytest.mark.parametrize("ion", IONS)
+def test_octahedral_spinel_has_six_fold_ion(ion):
+    s = octahedral_spinel(ion, "Cr")
+    assert len(s) == 14 and s.composition == tetrahedral_spinel(ion, "Cr").composition
+    assert _coordination(s, ion) == [6, 6]
+    # half of the 16c sites is filled: lower symmetry than the normal spinel
+    assert SpacegroupAnalyzer(s, symprec=1e-3).get_space_group_number() != 227
+    # no two atoms closer than 2 Å
+    d = s.distance_matrix + 10 * np.eye(len(s))
+    assert d.min() > 2.0
+
+
+def test_charged_host_is_empty_framework():
+    s = charged_spinel("Ti")
+    assert s.composition.formula.replace(" ", "") == "Ti4S8"
+    assert SpacegroupAnalyzer(s, symprec=1e-3).get_space_group_number() == 227
+
+
+def test_octahedral_ions_spread_evenly():
+    s = octahedral_spinel("Mg", "Cr")
+    mg = [site for site in s if site.specie.symbol == "Mg"]
+    # the two ions are at the 16c-16c nearest distance a*sqrt(2)/4 apart, and not closer
+    a_cubic = s.lattice.a * np.sqrt(2)
+    assert s.get_distance(s.index(mg[0]), s.index(mg[1])) == pytest.approx(a_cubic * np.sqrt(2) / 4, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "symbol, number", [("Mg", 194), ("Ca", 225), ("Zn", 194), ("Y", 194), ("Al", 225)]
+)
+def test_metal_references(symbol, number):
+    s = metal_reference(symbol)
+    assert s.composition.elements[0].symbol == symbol
+    assert SpacegroupAnalyzer(s).get_space_group_number() == number
+
+
+def test_bad_builder_input():
+    with pytest.raises(ValueError, match="not a spinel redox metal"):
+        tetrahedral_spinel("Mg", "Cu")
+    with pytest.raises(ValueError):
+        tetrahedral_spinel("Xx", "Cr")
+    with pytest.raises(ValueError, match="no metal reference"):
+        metal_reference("Li")
