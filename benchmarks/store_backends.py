@@ -40,6 +40,7 @@ def documents() -> list[dict]:
 
 
 def measure(name: str, make) -> dict:
+    print(f"measuring {name} ...", flush=True)
     docs = documents()
     store = make()
     store.connect()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
@@ -116,6 +117,23 @@ def _optimizer(name: str):  # type: ignore[no-untyped-def]
     return {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}[name]
 
 
+class Calculator(Protocol):
+    """What the pair flow needs from an energy backend; the flow itself never changes.
+
+    ``relax_maker`` returns a Maker whose job output has ``.structure`` and
+    ``.output.energy`` (atomate2 task documents, force field or VASP); ``neb_maker``
+    returns a Maker whose ``make(images)`` job output has ``.energies``, ``.images`` and
+    ``.tags`` (emmet's NebResult).
+    """
+
+    @property
+    def label(self) -> str: ...
+
+    def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> Any: ...
+
+    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "FIRE") -> Any: ...
+
+
 @dataclass
 class ForceFieldCalculator:
     """Builds the makers of one force-field model with one set of settings."""
@@ -148,3 +166,31 @@ class ForceFieldCalculator:
             relax_kwargs={"fmax": fmax},
             optimizer=optimizer,
         )
+
+
+def _forcefield_from_settings(settings: Any) -> ForceFieldCalculator:
+    return ForceFieldCalculator(
+        model=settings.model,
+        model_kwargs=dict(settings.model_kwargs),
+        relax_fmax=settings.relax.fmax,
+        relax_steps=settings.relax.steps,
+    )
+
+
+# campaign ``calculator.kind`` -> factory taking the campaign's CalculatorSettings
+CALCULATORS: dict[str, Callable[[Any], Calculator]] = {"forcefield": _forcefield_from_settings}
+
+
+def _vasp(settings: Any) -> Calculator:
+    from mvflows.vasp.makers import vasp_from_settings  # VASP makers load lazily
+
+    return vasp_from_settings(settings)
+
+
+def _fake_vasp(settings: Any) -> Calculator:
+    from mvflows.vasp.makers import fake_vasp_from_settings
+
+    return fake_vasp_from_settings(settings)
+
+
+CALCULATORS.update({"vasp": _vasp, "fake-vasp": _fake_vasp})  # see mvflows/vasp and mvflows/testing

@@ -38,7 +38,12 @@ class RelaxSettings(_Strict):
 class CalculatorSettings(_Strict):
     """Which energy model runs the graph."""
 
-    kind: Literal["forcefield"] = "forcefield"
+    kind: Literal["forcefield", "vasp", "fake-vasp"] = Field(
+        "forcefield", description="forcefield, vasp, or fake-vasp (the VASP graph on fake VASP)"
+    )
+    vasp_config: str | None = Field(
+        None, description="VASP settings file for kind vasp/fake-vasp; default configs/vasp.yaml"
+    )
     model: str = Field("SevenNet", description="atomate2 force-field name (MLFF), e.g. SevenNet, CHGNet")
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
@@ -81,6 +86,30 @@ class NebSettings(_Strict):
     )
 
 
+class JobResources(_Strict):
+    """What one job asks the batch scheduler for (qtoolkit/jobflow-remote resource keys)."""
+
+    nodes: int | None = Field(None, gt=0)
+    ntasks: int | None = Field(None, gt=0)
+    cpus_per_task: int | None = Field(None, gt=0, description="also torch's thread count (OMP_NUM_THREADS)")
+    mem: str | None = Field(None, description="e.g. 4G")
+    time: str | None = Field(None, description="wall time, e.g. 01:00:00")
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+
+
+class ResourceSettings(_Strict):
+    """Per job type resources for cluster runs (`mvflows submit`); unset keys keep the worker's."""
+
+    default: JobResources = Field(default_factory=JobResources, description="every job")
+    relax: JobResources = Field(default_factory=JobResources, description="the unit-cell relaxations")
+    neb: JobResources = Field(
+        default_factory=lambda: JobResources(cpus_per_task=2, time="04:00:00"),
+        description="the NEB band and its supercell endpoint relaxations",
+    )
+
+
 class Pair(_Strict):
     """One host/intercalant pair, e.g. Mg in Cr2S4."""
 
@@ -99,6 +128,7 @@ class Campaign(_Strict):
     calculator: CalculatorSettings = Field(default_factory=CalculatorSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     neb: NebSettings = Field(default_factory=NebSettings)
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
 
     @field_validator("hosts")
     @classmethod

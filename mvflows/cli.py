@@ -36,15 +36,25 @@ def run(
     campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
     store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
     model: Optional[str] = typer.Option(None, "--model", help="force field name, overrides the campaign"),
+    calculator: Optional[str] = typer.Option(
+        None, "--calculator", help="forcefield, vasp or fake-vasp (VASP graph on fake VASP); overrides the campaign"
+    ),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="scratch directory for job files"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    fresh: bool = typer.Option(False, "--fresh", help="recompute everything instead of reusing finished jobs"),
 ) -> None:
-    """Run every pair of CAMPAIGN here, on the campaign's calculator, and print the table."""
+    """Run every pair of CAMPAIGN here, on the campaign's calculator, and print the table.
+
+    Finished jobs already in the store are reused, so re-running after an interruption
+    continues where it stopped; --fresh recomputes.
+    """
     from mvflows.calculators import load_model_or_fail
     from mvflows.campaign import CampaignError, load_campaign
     from mvflows.store import StoreError, job_store, query_results, resolve_uri
 
-    overrides = {"calculator.model": model} if model else None
+    overrides = {"calculator.model": model} if model else {}
+    if calculator:
+        overrides["calculator.kind"] = calculator
     try:
         camp = load_campaign(campaign, overrides)
     except CampaignError as exc:
@@ -55,8 +65,14 @@ def run(
     except StoreError as exc:
         _fail(str(exc))
     try:
-        load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
-    except RuntimeError as exc:
+        if camp.calculator.kind == "vasp":
+            from mvflows.flows import calculator_for
+            from mvflows.vasp.makers import vasp_available_or_fail
+
+            vasp_available_or_fail(calculator_for(camp).settings)
+        else:  # a force field, or the surrogate of fake VASP
+            load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
+    except (RuntimeError, ValueError) as exc:
         _fail(str(exc))
 
     from mvflows.flows import CampaignMaker
@@ -72,7 +88,18 @@ def run(
     start = time.perf_counter()
     if work_dir is None:
         work_dir = Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
-    failed_jobs = run_flow(flow, js, work_dir, show_progress=progress)
+    import contextlib
+
+    from mvflows.flows import calculator_for
+
+    label = calculator_for(camp).label
+    runs_on = contextlib.nullcontext()
+    if camp.calculator.kind == "fake-vasp":
+        from mvflows.testing import FakeVaspSpec, fake_vasp
+
+        runs_on = fake_vasp(FakeVaspSpec.from_campaign(camp))
+    with runs_on:
+        report = run_flow(flow, js, work_dir, fresh=fresh, show_progress=progress, console=err)
     wall = time.perf_counter() - start
 
     from mvflows.reporting import notes, table
@@ -82,15 +109,19 @@ def run(
         d
         for d in query_results(results)
         if (d["host"], d["intercalant"]) in {(p.host, p.intercalant) for p in pairs}
-        and d.get("calculator", "").endswith(camp.calculator.model)
+        and d.get("calculator", "") == label
     ]
-    out.print(table(docs, title=f"{camp.name} ({camp.calculator.model})"))
+    out.print(table(docs, title=f"{camp.name} ({label})"))
     for line in notes(docs):
         out.print(line, highlight=False)
+    for name, message in report.failed.items():
+        err.print(f"failed job {name}: {message}", highlight=False, soft_wrap=True)
     ok = sum(d.get("state") == "successful" for d in docs)
     err.print(
-        f"mvflows: {ok}/{len(pairs)} pairs successful, {failed_jobs} jobs raised, wall time {wall:.0f} s",
+        f"mvflows: {ok}/{len(pairs)} pairs successful; jobs: {report.ran} run, {report.reused} reused, "
+        f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s",
         highlight=False,
+        soft_wrap=True,
     )
     if ok != len(pairs):
         raise typer.Exit(EXIT_INCOMPLETE)
@@ -119,6 +150,11 @@ def results(
         out.print(table(docs))
         for line in notes(docs):
             out.print(line, highlight=False)
+
+
+from mvflows.cli_cluster import register as _register_cluster  # noqa: E402 - needs app, _fail
+
+_register_cluster(app)  # cluster init, submit, status, rerun
 
 
 def main() -> None:

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from jobflow import Flow, Job, Maker
 
-from mvflows.calculators import ForceFieldCalculator, MvRelaxMaker
+from mvflows.calculators import MvRelaxMaker
 from mvflows.campaign import Campaign, spinel_redox_metal
+from mvflows.content_keys import keyed
 from mvflows.jobs.analysis import site_energy, voltage
 from mvflows.jobs.neb import SpinelHopNebMaker, neb_if_promising
 from mvflows.jobs.results import pair_result
@@ -33,20 +34,26 @@ class IntercalationPairMaker(Maker):
         redox = spinel_redox_metal(host)
         jobs: list[Job] = []
         if metal_relax is None:
-            metal_relax = self.relax_maker.make(metal_reference(intercalant))
+            metal_relax = keyed(self.relax_maker.make(metal_reference(intercalant)))
             metal_relax.append_name(f" {intercalant} metal")
             jobs.append(metal_relax)
-        charged = self.relax_maker.make(charged_spinel(redox))
+        charged = keyed(self.relax_maker.make(charged_spinel(redox)))
         charged.append_name(f" {host}")
-        tet = self.relax_maker.make(tetrahedral_spinel(intercalant, redox))
+        tet = keyed(self.relax_maker.make(tetrahedral_spinel(intercalant, redox)))
         tet.append_name(f" {intercalant}{host} tet")
-        octa = self.relax_maker.make(octahedral_spinel(intercalant, redox))
+        octa = keyed(self.relax_maker.make(octahedral_spinel(intercalant, redox)))
         octa.append_name(f" {intercalant}{host} oct")
-        site = site_energy(
-            intercalant, tet.output.structure, tet.output.output.energy, octa.output.structure, octa.output.output.energy
+        site = keyed(
+            site_energy(
+                intercalant,
+                tet.output.structure,
+                tet.output.output.energy,
+                octa.output.structure,
+                octa.output.output.energy,
+            )
         )
         site.name = f"site energy {intercalant}{host}"
-        volt = voltage(
+        volt = keyed(voltage(
             intercalant,
             charged.output.structure,
             charged.output.output.energy,
@@ -54,14 +61,16 @@ class IntercalationPairMaker(Maker):
             site.output,
             metal_relax.output.structure,
             metal_relax.output.output.energy,
-        )
+        ))
         volt.name = f"voltage {intercalant}{host}"
-        neb = neb_if_promising(
-            site.output, charged.output.structure, intercalant, self.max_abs_delta_e_site_ev, self.neb_maker
+        neb = keyed(
+            neb_if_promising(
+                site.output, charged.output.structure, intercalant, self.max_abs_delta_e_site_ev, self.neb_maker
+            )
         )
         neb.name = f"NEB screen {intercalant}{host}"
         formula = f"{intercalant}{host}"  # e.g. MgCr2S4: the study's way of writing it
-        result = pair_result(
+        result = keyed(pair_result(
             self.campaign,
             host,
             intercalant,
@@ -79,7 +88,7 @@ class IntercalationPairMaker(Maker):
                 "voltage": volt.uuid,
                 "neb": neb.uuid,
             },
-        )
+        ))
         result.name = f"result {intercalant}{host}"
         jobs += [charged, tet, octa, site, volt, neb, result]
         return Flow(jobs, output=result.output, name=f"{intercalant} in {host}")
@@ -97,7 +106,7 @@ class CampaignMaker(Maker):
         flows: list[Flow | Job] = []
         for pair in campaign.pair_list():
             if pair.intercalant not in metals:
-                metal = pair_maker.relax_maker.make(metal_reference(pair.intercalant))
+                metal = keyed(pair_maker.relax_maker.make(metal_reference(pair.intercalant)))
                 metal.append_name(f" {pair.intercalant} metal")
                 metals[pair.intercalant] = metal
                 flows.append(metal)
@@ -105,11 +114,11 @@ class CampaignMaker(Maker):
         return Flow(flows, name=f"{self.name} {campaign.name}")
 
 
-def calculator_for(campaign: Campaign) -> ForceFieldCalculator:
-    c = campaign.calculator
-    return ForceFieldCalculator(
-        model=c.model, model_kwargs=dict(c.model_kwargs), relax_fmax=c.relax.fmax, relax_steps=c.relax.steps
-    )
+def calculator_for(campaign: Campaign):  # noqa: ANN201 - any object of the Calculator protocol
+    """The calculator named by ``campaign.calculator.kind`` (see mvflows.calculators.CALCULATORS)."""
+    from mvflows.calculators import CALCULATORS
+
+    return CALCULATORS[campaign.calculator.kind](campaign.calculator)
 
 
 def pair_maker_for(campaign: Campaign) -> IntercalationPairMaker:

@@ -25,6 +25,8 @@ COLUMNS = [
 
 def _cell(doc: dict, key: str, fmt: str) -> str:
     value = doc.get(key)
+    if key == "calculator" and (doc.get("fake_vasp") or str(value).startswith("fake-vasp")):
+        return f"{value} (FAKE: not DFT)"
     if value is None:
         if key == "barrier_ev" and doc.get("neb_skipped_reason"):
             return "skipped"
@@ -56,7 +58,7 @@ def notes(docs: list[dict]) -> list[str]:
 
 def to_csv(docs: list[dict]) -> str:
     buf = io.StringIO()
-    keys = [k for k, _h, _f in COLUMNS] + ["neb_skipped_reason", "failure_reasons"]
+    keys = [k for k, _h, _f in COLUMNS] + ["fake_vasp", "neb_skipped_reason", "failure_reasons"]
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
     for doc in docs:

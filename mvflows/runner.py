@@ -1,75 +1,133 @@
-"""Run a campaign's Flow in this process, with a progress bar over jobs."""
+"""Run a campaign's Flow in this process: resumable, failure-isolating, with progress.
+
+jobflow's ``run_locally`` always recomputes everything. This runner walks the same graph
+in the same way (replace/detour/addition responses, ``on_missing_references``), but a job
+whose content-keyed uuid already has a finished output in the store is reused, not run
+(see :mod:`mvflows.content_keys`). A job that raises is recorded and its dependants are
+skipped unless they tolerate missing inputs (the pair result always runs).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobflow import Flow, JobStore, run_locally
+import networkx as nx
+from jobflow import Flow, Job, JobStore
+from jobflow.core.flow import get_flow
+from jobflow.core.reference import OnMissing
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-
-class _JobProgress(logging.Handler):
-    """Turn jobflow's 'Starting job' / 'Finished job' log lines into a progress bar."""
-
-    def __init__(self, progress: Progress, task: int, total: int) -> None:
-        super().__init__(level=logging.INFO)
-        self.progress, self.task, self.total = progress, task, total
-        self.seen: set[str] = set()
-        self.failed = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        if msg.startswith("Starting job - "):
-            name, uuid = _parse(msg)
-            if uuid not in self.seen:
-                self.seen.add(uuid)
-                if len(self.seen) > self.total:
-                    self.total = len(self.seen)
-                    self.progress.update(self.task, total=self.total)
-            self.progress.update(self.task, description=name[:48])
-        elif msg.startswith("Finished job - "):
-            self.progress.advance(self.task)
-        elif " failed with exception" in msg:
-            self.failed += 1
-            self.progress.console.print(f"[red]job failed:[/red] {msg.splitlines()[0]}")
-            self.progress.advance(self.task)
+logger = logging.getLogger(__name__)
 
 
-def _parse(msg: str) -> tuple[str, str]:
-    body = msg.split(" - ", 1)[1]
-    name, _, rest = body.rpartition(" (")
-    return name, rest.rstrip(")").split(",")[0]
+@dataclass
+class RunReport:
+    """What a run did: jobs run, reused from the store, failed (name -> one-line error)."""
+
+    ran: int = 0
+    reused: int = 0
+    skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
 
 
-def run_flow(flow: Flow, store: JobStore, work_dir: str | Path, show_progress: bool = True) -> int:
-    """Run ``flow`` locally against ``store``; return the number of jobs that raised."""
-    work_dir = Path(work_dir)
+def finished(store: JobStore, uuid: str) -> bool:
+    """True when the latest stored output of ``uuid`` exists (None marks a replaced job)."""
+    doc = store.query_one({"uuid": uuid}, properties=["output", "index"], sort={"index": -1})
+    return doc is not None and doc.get("output") is not None
+
+
+def _ordered(flow: Flow) -> list[tuple[Job, list[str]]]:
+    """Topological order that finishes one pair before starting the next (creation order)."""
+    graph = flow.graph
+    position: dict[str, int] = {}
+    for i, job in enumerate(_all_jobs(flow)):
+        position.setdefault(job.uuid, i)  # a job shared by pairs (same content) counts where first used
+    order = nx.lexicographical_topological_sort(graph, key=lambda u: position.get(u, len(position)))
+    jobs = {job.uuid: job for job in _all_jobs(flow)}
+    return [(jobs[u], list(graph.predecessors(u))) for u in order if u in jobs]
+
+
+def _all_jobs(flow: Flow) -> list[Job]:
+    out: list[Job] = []
+    for item in flow.jobs:
+        out += _all_jobs(item) if isinstance(item, Flow) else [item]
+    return out
+
+
+def run_flow(
+    flow: Flow | Job,
+    store: JobStore,
+    work_dir: str | Path,
+    fresh: bool = False,
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> RunReport:
+    """Run ``flow`` against ``store``; reuse finished jobs unless ``fresh``."""
+    flow = get_flow(flow)
+    work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    total = len(flow.all_uuids) if hasattr(flow, "all_uuids") else len(flow.jobs)
-    loggers = [logging.getLogger("jobflow.core.job"), logging.getLogger("jobflow.managers.local")]
-    with Progress(
-        TextColumn("{task.description:<48}"),
+    store.connect()
+    report = RunReport()
+    errored: set[str] = set()
+    show = show_progress and os.environ.get("MVFLOWS_NO_PROGRESS") != "1"
+    progress = Progress(
+        TextColumn("{task.description:<44}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        disable=not show_progress or os.environ.get("MVFLOWS_NO_PROGRESS") == "1",
-        transient=False,
-    ) as progress:
-        task = progress.add_task("jobs", total=total)
-        handler = _JobProgress(progress, task, total)
-        old = [(lg, lg.level, lg.propagate) for lg in loggers]
-        for lg in loggers:
-            lg.addHandler(handler)
-            lg.setLevel(logging.INFO)
-            lg.propagate = False
+        console=console,
+        disable=not show,
+    )
+    task = progress.add_task("jobs", total=len(_all_jobs(flow)))
+    error_log = work_dir / "errors.log"
+
+    def run_one(job: Job, parents: list[str]) -> None:
+        if errored.intersection(parents) and job.config.on_missing_references == OnMissing.ERROR:
+            errored.add(job.uuid)
+            report.skipped += 1
+            progress.advance(task)
+            return
+        progress.update(task, description=job.name[:44])
+        if not fresh and finished(store, job.uuid):
+            report.reused += 1
+            progress.advance(task)
+            return
         try:
-            run_locally(flow, store=store, root_dir=work_dir, log=False)
-        finally:
-            for lg, level, prop in old:
-                lg.removeHandler(handler)
-                lg.setLevel(level)
-                lg.propagate = prop
-        progress.update(task, description="done", total=handler.total, completed=handler.total)
-    return handler.failed
+            # every job in a folder of its own (VASP jobs write files; force-field jobs leave none)
+            job_dir = work_dir / f"job_{job.uuid}_{job.index}"
+            job_dir.mkdir(parents=True, exist_ok=True)
+            with contextlib.chdir(job_dir):
+                response = job.run(store=store)
+            if not any(job_dir.iterdir()):
+                job_dir.rmdir()
+        except Exception as exc:  # noqa: BLE001 - any job failure is isolated and reported
+            errored.add(job.uuid)
+            message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            report.failed[f"{job.name} ({job.uuid})"] = f"{type(exc).__name__}: {message}"
+            with error_log.open("a") as fh:
+                fh.write(f"--- {job.name} ({job.uuid})\n{traceback.format_exc()}\n")
+            progress.console.print(f"[red]job failed:[/red] {job.name}: {type(exc).__name__}: {message}")
+            progress.advance(task)
+            return
+        report.ran += 1
+        progress.advance(task)
+        for sub in (response.replace, response.detour, response.addition):
+            if sub is not None:
+                sub_flow = get_flow(sub)
+                progress.update(task, total=progress.tasks[0].total + len(_all_jobs(sub_flow)))
+                run_all(sub_flow)
+
+    def run_all(f: Flow) -> None:
+        for job, parents in _ordered(f):
+            run_one(job, parents)
+
+    with progress, contextlib.chdir(work_dir):
+        run_all(flow)
+        progress.update(task, description="done")
+    return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 SiteName = Literal["tet", "oct"]
 PairState = Literal["successful", "partial", "failed"]
@@ -65,7 +65,14 @@ class PairResult(BaseModel):
     neb_energies_ev: list[float] | None = None
     neb_skipped_reason: str | None = None
     calculator: str
+    fake_vasp: bool = Field(False, description="computed by fake VASP (a dry run): not a DFT result")
     state: PairState
     failure_reasons: list[str] = Field(default_factory=list)
     job_uuids: dict[str, str | None] = Field(default_factory=dict, description="provenance: step -> job uuid")
     completed_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @model_validator(mode="after")
+    def _mark_fake_vasp(self) -> PairResult:
+        if self.calculator.startswith("fake-vasp"):
+            self.fake_vasp = True  # whatever the caller said: never stored as a real VASP result
+        return self

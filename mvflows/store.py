@@ -14,6 +14,8 @@ Every store has three collections: ``outputs`` (jobflow job documents), ``data``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import yaml
 from jobflow import JobStore
 from maggma.core import Store
+from maggma.stores import MontyStore
 
 RESULTS_STORE_NAME = "results"
 RESULTS_COLLECTION = "pair_results"
@@ -55,14 +58,40 @@ def _collections(uri: str) -> dict[str, Store]:
 
         db = uri.removeprefix("mongomock://") or "mvflows"
         return {name: MemoryStore(collection_name=f"{db}.{coll}") for name, coll in _COLLECTIONS}
-    from maggma.stores import MontyStore
-
     # absolute: jobs run in another working directory
     path = Path(uri.removeprefix("monty:")).expanduser().resolve()
     return {
-        name: MontyStore(coll, database_path=str(path), database_name="mvflows", storage="sqlite")
+        name: LockedMontyStore(coll, database_path=str(path), database_name="mvflows", storage="sqlite")
         for name, coll in _COLLECTIONS
     }
+
+
+class LockedMontyStore(MontyStore):
+    """MontyDB store whose writes hold an exclusive file lock on the database directory.
+
+    MontyDB has no unique indexes, so two processes upserting the same key at once could
+    both insert. Under the lock an upsert sees the other's document and replaces it, which
+    keeps concurrent runs on one embedded store free of duplicates. The OS drops the lock
+    when a process dies, so a killed run never blocks the next one.
+    """
+
+    @contextlib.contextmanager
+    def _locked(self):  # type: ignore[no-untyped-def]
+        lock_path = Path(self.database_path) / ".mvflows.lock"
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def update(self, docs, key=None):  # type: ignore[no-untyped-def]
+        with self._locked():
+            super().update(docs, key=key)
+
+    def remove_docs(self, criteria):  # type: ignore[no-untyped-def]
+        with self._locked():
+            super().remove_docs(criteria)
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -121,7 +150,20 @@ def connect(store: JobStore | Store, uri: str) -> None:
 def publish_result(store: Store, result: Any) -> None:
     """Upsert one pair result: one document per host, intercalant and calculator."""
     doc = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
+    doc["blob_uuid"] = result_uid(doc)
     store.update([doc], key=list(RESULT_KEY))
+
+
+def result_uid(doc: dict[str, Any]) -> str:
+    """One id per host, intercalant and calculator, as ``blob_uuid``.
+
+    jobflow keys every additional store on ``blob_uuid``, and jobflow-remote relies on it:
+    a job's results store is a JSON file re-read by that key, then upserted into MongoDB
+    by it. A deterministic id keeps re-runs replacing the document there too.
+    """
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mvflows/pair_result/" + "/".join(str(doc.get(k)) for k in RESULT_KEY)))
 
 
 def query_results(store: Store, host: str | None = None, intercalant: str | None = None) -> list[dict]:
@@ -131,4 +173,6 @@ def query_results(store: Store, host: str | None = None, intercalant: str | None
     if intercalant:
         criteria["intercalant"] = intercalant
     docs = list(store.query(criteria=criteria, properties={"_id": 0}))
+    for doc in docs:
+        doc.pop("blob_uuid", None)  # jobflow's storage key, not a result field
     return sorted(docs, key=lambda d: (d.get("intercalant", ""), d.get("host", ""), d.get("calculator", "")))

@@ -15,7 +15,7 @@ GOOD = "name: x\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
 def _mvflows(*args, cwd=None, timeout=600):
     env = {**os.environ, "MVFLOWS_NO_PROGRESS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-m", "mvflows.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT,
+        [sys.executable, "-c", "from mvflows.cli import main; main()", *args], capture_output=True, text=True, cwd=cwd or ROOT,
         timeout=timeout, env=env,
     )
 
@@ -32,12 +32,22 @@ def _error_lines(stderr):
         ("name: x\nhosts: [Cr2S4\n", None, "malformed YAML"),
         (GOOD, "mongodb://127.0.0.1:1/mvflows", "cannot reach store 127.0.0.1:1/mvflows"),
         (GOOD + "calculator: {model: MACE-MP-0}\n", None, "force field 'MACE-MP-0' cannot be loaded"),
+        (GOOD + "calculator: {model: NoSuchNet}\n", None, "c.yaml:3:21: calculator.model: unknown force field 'NoSuchNet'"),
+        (GOOD + "screen: {max_abs_delta_e_sites_ev: 1}\n", None, "screen.max_abs_delta_e_sites_ev: unknown key"),
+        ("name: x\npairs: [{host: Cr2S4, intercalant: Li}]\n", None, "'Li' is not a supported intercalant"),
+        ("name: x\nhosts: [Cr2O4]\nintercalants: [Mg]\n", None, "not a B2S4 spinel framework"),
+        ("name: x\n", None, "the campaign has no pairs"),
+        (GOOD + "neb: {images: -3}\n", None, "neb.images: Input should be greater than or equal to 1"),
+        (GOOD, "FILE", "cannot reach store"),
     ],
 )
 def test_run_bad_input(tmp_path, text, store, message):
     campaign = tmp_path / "c.yaml"
     campaign.write_text(text)
     store_dir = tmp_path / "store"
+    if store == "FILE":  # a store path that cannot be a directory
+        (tmp_path / "blocker").write_text("a file")
+        store = str(tmp_path / "blocker" / "store")
     result = _mvflows("run", str(campaign), "--store", store or str(store_dir), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     errors = _error_lines(result.stderr)
@@ -48,6 +58,12 @@ def test_run_bad_input(tmp_path, text, store, message):
 
         js = job_store(str(store_dir))
         assert js.count() == 0 and js.additional_stores["results"].count() == 0
+
+
+def test_missing_campaign_file(tmp_path):
+    result = _mvflows("run", str(tmp_path / "nope.yaml"), "--store", str(tmp_path / "s"))
+    assert result.returncode == 2 and "cannot read campaign file" in result.stderr
+    assert not (tmp_path / "s").exists()
 
 
 def test_results_on_empty_store(tmp_path):

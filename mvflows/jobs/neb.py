@@ -11,6 +11,7 @@ from pymatgen.core import Structure
 
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
 from mvflows.calculators import MvNebMaker, MvRelaxMaker
+from mvflows.content_keys import keyed
 from mvflows.neb_path import hop_images, spinel_hop
 from mvflows.schemas import NebSummary, SiteEnergyDocument
 
@@ -97,16 +98,22 @@ class SpinelHopNebMaker(Maker):
 
     def make(self, host: Structure, intercalant: str, stable_site: str) -> Flow:
         hop = spinel_hop(host, intercalant, stable_site, tuple(self.supercell))
-        relax_start = self.endpoint_relax_maker.make(hop.start)
+        relax_start = keyed(self.endpoint_relax_maker.make(hop.start))
         relax_start.append_name(" NEB start")
-        relax_end = self.endpoint_relax_maker.make(hop.end)
+        relax_end = keyed(self.endpoint_relax_maker.make(hop.end))
         relax_end.append_name(" NEB end")
-        images = neb_images(
-            relax_start.output.structure, relax_end.output.structure, hop.via, self.images, self.idpp
+        images = keyed(
+            neb_images(relax_start.output.structure, relax_end.output.structure, hop.via, self.images, self.idpp)
         )
         images.name = "NEB images"
-        neb = self.neb_maker.make(images.output)
-        summary = summarise_neb(
+        # VASP NEB makers do not recompute the endpoints: they take the relaxed energies
+        endpoints = (
+            {"endpoint_energies": [relax_start.output.output.energy, relax_end.output.output.energy]}
+            if getattr(self.neb_maker, "wants_endpoint_energies", False)
+            else {}
+        )
+        neb = keyed(self.neb_maker.make(images.output, **endpoints))
+        summary = keyed(summarise_neb(
             neb.output,
             relax_start.output.output.energy,
             relax_end.output.output.energy,
@@ -114,7 +121,7 @@ class SpinelHopNebMaker(Maker):
             hop.length,
             self.symmetric_tolerance_ev,
             neb.uuid,
-        )
+        ))
         summary.name = "NEB summary"
         jobs = [relax_start, relax_end, images, neb, summary]
         return Flow(jobs, output=summary.output, name=f"{self.name} {intercalant} {hop.kind}")

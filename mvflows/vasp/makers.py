@@ -1,0 +1,213 @@
+"""The VASP calculator: atomate2's VASP makers with the study's input sets.
+
+Relax (full cell, ISIF = 3) then a static on the relaxed cell (``static_after_relax``),
+fixed-cell relax (ISIF = 2) of NEB endpoints, and NEB through atomate2's
+``NebFromImagesMaker`` followed by a small job that turns its document into the
+``NebResult`` that :func:`mvflows.jobs.neb.summarise_neb` reads (endpoint energies from
+the endpoint relaxations, convergence from the VTST ``FORCES: max atom`` lines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emmet.core.neb import NebResult
+from jobflow import Flow, JobConfig, Maker, OnMissing, Response, job
+from monty.io import zopen
+from pymatgen.core import Structure
+
+from atomate2.utils.path import strip_hostname
+from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
+from atomate2.vasp.jobs.neb import NebFromImagesMaker
+
+from mvflows.atomate2_fixes import NEB_CONVERGED_TAG, NEB_NOT_CONVERGED_TAG
+from mvflows.vasp.sets import StudySetGenerator
+from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
+
+JOB_MARKER = "mvflows_job.json"  # written into every VASP job directory: what the job is for
+FAKE_LABEL = "fake-vasp"
+
+
+def _marker(kind: str, relax_cell: bool, fake: bool) -> dict:
+    return {JOB_MARKER.replace(".", ":"): {"kind": kind, "relax_cell": relax_cell, "fake_vasp": fake}}
+
+
+@dataclass
+class VaspRelaxStaticMaker(Maker):
+    """Full relax, then a static on the relaxed structure; the output is the static's TaskDoc.
+
+    The static fixes the basis-set (Pulay) error of a volume relaxation at the fixed ENCUT.
+    """
+
+    name: str = "relax"
+    relax_maker: Maker = field(default_factory=RelaxMaker)
+    static_maker: Maker = field(default_factory=StaticMaker)
+
+    @job
+    def make(self, structure: Structure) -> Response:
+        """One job (so it can be keyed like any other), replaced at run time by relax -> static."""
+        relax = self.relax_maker.make(structure)
+        static = self.static_maker.make(relax.output.structure)
+        return Response(replace=Flow([relax, static], output=static.output, name=self.name))
+
+
+@job(config=JobConfig(on_missing_references=OnMissing.NONE))
+def vasp_neb_result(
+    neb_doc: Any, images: list[Structure], endpoint_energies: list[float] | None, fmax: float
+) -> NebResult | None:
+    """NebResult of a VASP NEB: endpoints + images, energies, and an honest convergence tag."""
+    if neb_doc is None or not getattr(neb_doc, "energies", None):
+        return None
+    energies = list(neb_doc.energies)
+    frames = list(neb_doc.images)
+    if endpoint_energies and None not in endpoint_energies:
+        energies = [endpoint_energies[0], *energies, endpoint_energies[1]]
+        frames = [images[0], *frames, images[-1]]
+    forces = _image_neb_forces(neb_doc.dir_name, len(neb_doc.energies))
+    tags = []
+    if forces and len(forces) == len(neb_doc.energies):
+        fnorm = max(forces)
+        tags += [NEB_CONVERGED_TAG if fnorm < fmax else NEB_NOT_CONVERGED_TAG, f"neb max force {fnorm:.4f} eV/A"]
+    else:
+        tags.append(NEB_NOT_CONVERGED_TAG)
+        tags.append("no VTST 'FORCES: max atom' lines in the image OUTCARs")
+    return NebResult(images=frames, energies=energies, initial_images=images, tags=tags)
+
+
+_FORCES = re.compile(r"FORCES:\s+max atom, RMS\s+([-\d.Ee+]+)\s+([-\d.Ee+]+)")
+
+
+def _image_neb_forces(dir_name: str | None, n_images: int) -> list[float]:
+    """Last NEB force (VTST's 'FORCES: max atom') of every moving image, or [] if absent."""
+    if not dir_name:
+        return []
+    base = Path(strip_hostname(dir_name))
+    out = []
+    for i in range(1, n_images + 1):
+        candidates = sorted(base.glob(f"{i:02}/OUTCAR*"))
+        if not candidates:
+            return []
+        with zopen(candidates[0], "rt") as fh:
+            found = _FORCES.findall(fh.read())
+        if not found:
+            return []
+        out.append(float(found[-1][0]))
+    return out
+
+
+@dataclass
+class VaspNebMaker(Maker):
+    """atomate2's VASP NEB from images, then :func:`vasp_neb_result`.
+
+    VASP does not recompute the endpoints (folders 00 and NN): their energies come from
+    the endpoint relaxations, passed by the spinel hop flow as ``endpoint_energies``.
+    """
+
+    name: str = "NEB"
+    images_maker: NebFromImagesMaker = field(default_factory=NebFromImagesMaker)
+    fmax: float = 0.05
+    wants_endpoint_energies: bool = True
+
+    @job
+    def make(self, images: list[Structure], endpoint_energies: list[float] | None = None) -> Response:
+        """One job, replaced at run time by atomate2's NEB job and :func:`vasp_neb_result`."""
+        neb = self.images_maker.make(images)
+        result = vasp_neb_result(neb.output, images, endpoint_energies, self.fmax)
+        result.name = "NEB result"
+        return Response(replace=Flow([neb, result], output=result.output, name=self.name))
+
+
+@dataclass
+class VaspCalculator:
+    """The Calculator protocol on VASP (``fake=True``: same graph, inputs for fake VASP)."""
+
+    settings: VaspStudySettings = field(default_factory=VaspStudySettings)
+    relax_fmax: float = 0.05
+    relax_steps: int = 99
+    fake: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{FAKE_LABEL if self.fake else 'vasp'}:{self.settings.potcar_functional}"
+
+    def _kwargs(self, kind: str, relax_cell: bool = True) -> dict:
+        kwargs: dict[str, Any] = {"write_additional_data": _marker(kind, relax_cell, self.fake)}
+        if self.fake:
+            kwargs["write_input_set_kwargs"] = {"potcar_spec": True}  # no POTCARs needed
+        if self.settings.vasp_cmd:
+            kwargs["run_vasp_kwargs"] = {"vasp_cmd": self.settings.vasp_cmd}
+        return kwargs
+
+    def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> Maker:
+        gen = StudySetGenerator(
+            study=self.settings,
+            job_kind="relax",
+            relax_cell=relax_cell,
+            fmax=fmax or self.relax_fmax,
+            steps=steps or self.relax_steps,
+        )
+        relax = RelaxMaker(
+            name="relax" if relax_cell else "relax (fixed cell)",
+            input_set_generator=gen,
+            **self._kwargs("relax", relax_cell),
+        )
+        if not (relax_cell and self.settings.static_after_relax):
+            return relax
+        static = StaticMaker(
+            name="static",
+            input_set_generator=StudySetGenerator(study=self.settings, job_kind="static"),
+            **self._kwargs("static"),
+        )
+        return VaspRelaxStaticMaker(name="relax", relax_maker=relax, static_maker=static)
+
+    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "FIRE") -> VaspNebMaker:
+        gen = StudySetGenerator(
+            study=self.settings,
+            job_kind="neb",
+            relax_cell=False,
+            fmax=fmax,
+            steps=steps,
+            climbing_image=climb,
+            optimizer=optimizer,
+        )
+        kwargs = self._kwargs("neb", False)
+        run_kwargs = {**NebFromImagesMaker().run_vasp_kwargs, **kwargs.pop("run_vasp_kwargs", {})}
+        images = NebFromImagesMaker(name="NEB", input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
+        return VaspNebMaker(images_maker=images, fmax=fmax)
+
+
+def vasp_from_settings(settings: Any, fake: bool = False) -> VaspCalculator:
+    """Factory for ``calculator.kind: vasp`` (and ``fake-vasp``) campaign settings."""
+    return VaspCalculator(
+        settings=load_vasp_settings(getattr(settings, "vasp_config", None)),
+        relax_fmax=settings.relax.fmax,
+        relax_steps=settings.relax.steps,
+        fake=fake,
+    )
+
+
+def fake_vasp_from_settings(settings: Any) -> VaspCalculator:
+    return vasp_from_settings(settings, fake=True)
+
+
+def vasp_available_or_fail(settings: VaspStudySettings) -> None:
+    """Raise a one-line RuntimeError unless a VASP command and POTCARs are configured here."""
+    import shlex
+    import shutil
+
+    from pymatgen.core import SETTINGS as PMG_SETTINGS
+
+    from atomate2 import SETTINGS
+
+    cmd = settings.vasp_cmd or SETTINGS.VASP_CMD
+    exe = shlex.split(cmd)[0] if cmd else ""
+    if not exe or shutil.which(exe) is None:
+        raise RuntimeError(
+            f"no VASP on this machine (command {cmd!r} not found): set vasp_cmd in the VASP settings "
+            "file or atomate2's VASP_CMD, or dry-run with --calculator fake-vasp"
+        )
+    if not PMG_SETTINGS.get("PMG_VASP_PSP_DIR"):
+        raise RuntimeError("VASP POTCARs not configured: set PMG_VASP_PSP_DIR (pymatgen), or use --calculator fake-vasp")

@@ -1,0 +1,79 @@
+"""The study's VASP settings, read from one YAML file (configs/vasp.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_CONFIG = Path("configs") / "vasp.yaml"
+_REPO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "vasp.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KpointSettings(_Strict):
+    unit_cell_mesh: int = Field(8, gt=0, description="mesh on the cubic spinel unit cell")
+    unit_cell_a: float = Field(10.0, gt=0, description="edge of that unit cell (Å)")
+
+    @property
+    def spacing(self) -> float:
+        """k-point spacing (1/Å, without 2π) every cell of the campaign gets."""
+        return 1.0 / (self.unit_cell_mesh * self.unit_cell_a)
+
+
+class FakeSettings(_Strict):
+    model: str | None = Field(None, description="surrogate force field; None = the campaign's model")
+    max_ionic_steps: int | None = Field(20, gt=0, description="cap on surrogate steps; None = NSW")
+
+
+class VaspStudySettings(_Strict):
+    """One set of DFT settings for every VASP job of a campaign."""
+
+    potcar_functional: str = "PBE"
+    potcars: dict[str, str] = Field(default_factory=dict)
+    encut: float = Field(520, gt=0)
+    ediff: float = Field(1e-5, gt=0)
+    neb_ediff: float = Field(1e-4, gt=0)
+    kpoints: KpointSettings = Field(default_factory=KpointSettings)
+    magmom: dict[str, float] = Field(
+        default_factory=lambda: {el: 5.0 for el in ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni")}
+    )
+    smearing: dict[str, float] = Field(default_factory=lambda: {"ISMEAR": 0, "SIGMA": 0.05})
+    static_after_relax: bool = True
+    incar: dict[str, Any] = Field(default_factory=dict)
+    vasp_cmd: str | None = None
+    fake: FakeSettings = Field(default_factory=FakeSettings)
+    source: str | None = Field(None, description="file these settings came from")
+
+
+def resolve_config_path(path: str | Path | None) -> Path | None:
+    """The settings file a campaign means: its own path, ./configs/vasp.yaml, or the repo's."""
+    if path is not None:
+        return Path(path)
+    for candidate in (DEFAULT_CONFIG, _REPO_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_vasp_settings(path: str | Path | None = None) -> VaspStudySettings:
+    """Read the VASP settings file; without one, the study's defaults (same as configs/vasp.yaml)."""
+    resolved = resolve_config_path(path)
+    if resolved is None:
+        return VaspStudySettings()
+    try:
+        data = yaml.safe_load(resolved.read_text()) or {}
+    except OSError as exc:
+        raise ValueError(f"{resolved}: cannot read VASP settings: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{resolved}: malformed YAML: {exc}") from None
+    try:
+        return VaspStudySettings.model_validate({**data, "source": str(resolved)})
+    except Exception as exc:  # noqa: BLE001 - pydantic error, one line for the user
+        first = str(exc).splitlines()
+        raise ValueError(f"{resolved}: invalid VASP settings: {' '.join(first[:3])}") from None

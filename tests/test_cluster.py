@@ -1,0 +1,266 @@
+"""The cluster path: jobflow-remote project, submit, status, rerun, results over the wire.
+
+The fast tests need no services. The end-to-end test runs a real one-node SLURM and a
+MongoDB wire-protocol server (``tests/cluster_services.py``): smoke.yaml is submitted,
+the jobflow-remote runner sends every job through ``sbatch``, one running job is killed
+with ``scancel`` and brought back with ``mvflows rerun``, and the pair results are read
+back with ``mvflows results --store mongodb://...``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, WORKFLOWS
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster_services  # noqa: E402
+
+BIN = Path(sys.executable).parent
+E2E_TIMEOUT_S = float(os.environ.get("MVFLOWS_E2E_TIMEOUT", "900"))  # ~8 min on a busy 2-core VM
+# smoke.yaml, default model, with a shorter NEB and one core per NEB job so that the two
+# pairs' NEBs share the 2-core test node instead of queueing behind each other
+E2E_OVERRIDES = {"neb": {"steps": 30, "endpoint_steps": 30}, "resources": {"neb": {"cpus_per_task": 1}}}
+
+
+def mvflows(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "mvflows"), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
+    )
+
+
+# --- fast: project file, resources, bad input -----------------------------------------
+
+
+def test_cluster_init_writes_a_valid_project(tmp_path):
+    from jobflow_remote.config.base import Project
+
+    env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path)}
+    out = mvflows("cluster", "init", "mvt", "--mongo", "mongodb://db.example:27018/mv", "--work-dir", "jobs", env=env)
+    assert out.returncode == 0, out.stderr
+    data = yaml.safe_load((tmp_path / "mvt.yaml").read_text())
+    project = Project.model_validate(data)
+    assert list(project.workers) == ["local_slurm"]
+    assert project.workers["local_slurm"].scheduler_type == "slurm"
+    assert project.queue.store["type"] == "MongoStore"
+    assert project.queue.store["uri"] == "mongodb://db.example:27018/mv"
+    stores = data["jobstore"]["additional_stores"]
+    assert stores["results"]["collection_name"] == "pair_results" and stores["data"]["collection_name"] == "data"
+    assert data["jobstore"]["docs_store"]["collection_name"] == "outputs"
+    assert f"source {Path(sys.prefix).resolve()}/bin/activate" == data["exec_config"]["mvflows"]["pre_run"]
+    # the same again needs --force; --remote-host keeps the SSH worker
+    again = mvflows("cluster", "init", "mvt", env=env)
+    assert again.returncode == 2 and again.stderr.startswith("error:") and "--force" in again.stderr
+    remote = mvflows("cluster", "init", "mvt", "--force", "--remote-host", "hpc.example", "--remote-user", "me", env=env)
+    assert remote.returncode == 0, remote.stderr
+    workers = yaml.safe_load((tmp_path / "mvt.yaml").read_text())["workers"]
+    assert workers["remote_slurm"]["host"] == "hpc.example" and workers["remote_slurm"]["type"] == "remote"
+
+
+def test_cluster_commands_reject_bad_input(tmp_path):
+    env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path)}
+    bad_uri = mvflows("cluster", "init", "x", "--mongo", "http://nope", env=env)
+    assert bad_uri.returncode == 2 and bad_uri.stderr.startswith("error:") and len(bad_uri.stderr.splitlines()) == 1
+    bad_campaign = tmp_path / "bad.yaml"
+    bad_campaign.write_text("name: b\npairs: [{host: Cr2S4, intercalant: Mg}]\nresources: {neb: {cores: 4}}\n")
+    out = mvflows("submit", str(bad_campaign), "--project", "x", env=env)
+    assert out.returncode == 2 and "resources.neb.cores: unknown key" in out.stderr
+    missing = mvflows("status", "--project", "no_such_project", env=env)
+    assert missing.returncode == 2 and missing.stderr.startswith("error:")
+
+
+def test_resources_per_job_type_reach_dynamic_jobs(campaign_file):
+    from jobflow import Flow, Response, job
+
+    from mvflows.campaign import load_campaign
+    from mvflows.cluster import apply_resources
+
+    camp = load_campaign(
+        campaign_file(
+            "name: r\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
+            "resources:\n  default: {time: '00:10:00'}\n  relax: {cpus_per_task: 1}\n"
+            "  neb: {cpus_per_task: 8, time: '02:00:00', partition: long}\n"
+        )
+    )
+
+    @job
+    def neb(x):  # noqa: ANN001, ANN202
+        return x
+
+    @job
+    def screen():  # noqa: ANN202 - like "NEB screen": adds the NEB at run time
+        return Response(replace=Flow([neb(1)]))
+
+    relax, scr = job(lambda: 1)(), screen()
+    relax.name, scr.name = "relax Cr2S4", "NEB screen MgCr2S4"
+    flow = Flow([relax, scr])
+    by_type = apply_resources(flow, camp)
+    assert by_type["neb"] == {"cpus_per_task": 8, "time": "02:00:00", "partition": "long"}
+    assert relax.config.manager_config == {"exec_config": "mvflows", "resources": {"time": "00:10:00", "cpus_per_task": 1}}
+    assert scr.config.manager_config["resources"] == {"time": "00:10:00"}
+    # the NEB job created by the screen's Response gets the neb resources
+    added = scr.run(store=_memory_store()).replace
+    (new, _parents), = added.iterflow()  # named "...<locals>.neb"
+    assert new.config.manager_config["resources"]["cpus_per_task"] == 8
+
+
+def _memory_store():
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    store = JobStore(MemoryStore())
+    store.connect()
+    return store
+
+
+# --- end to end: real SLURM + MongoDB wire protocol ----------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") or os.environ.get("MVFLOWS_REQUIRE_CLUSTER"):
+        pytest.fail(f"cluster services must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory):
+    """SLURM (started unless already up) and a fresh wire server; stopped afterwards."""
+    state = tmp_path_factory.mktemp("wire")
+    try:
+        slurm_started = cluster_services.start_slurm()
+        wire = cluster_services.start_wire_server(state=state, port=_free_port())
+    except cluster_services.ServiceUnavailable as exc:
+        _unavailable(str(exc))
+    yield wire
+    cluster_services.stop_wire_server(state=state)
+    if slurm_started:
+        cluster_services.stop_slurm()
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 2.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.mark.slow
+def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
+    from mvflows.cluster import job_controller
+    from mvflows.store import query_results, results_store
+
+    env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "projects"), "JFREMOTE_PROJECT": "e2e"}
+    os.environ.update({k: env[k] for k in ("JFREMOTE_PROJECTS_FOLDER", "JFREMOTE_PROJECT")})
+    uri = f"{services.uri}/mvflows_e2e"
+    init = mvflows("cluster", "init", "e2e", "--mongo", uri, "--work-dir", str(tmp_path / "jobs"), env=env)
+    assert init.returncode == 0, init.stderr
+    project_file = tmp_path / "projects" / "e2e.yaml"
+    project = yaml.safe_load(project_file.read_text())
+    assert project["workers"]["local_slurm"]["scheduler_type"] == "slurm"
+    project["runner"].update(delay_checkout=2, delay_check_run_status=2, delay_advance_status=2)  # short jobs
+    project_file.write_text(yaml.safe_dump(project))
+
+    campaign = yaml.safe_load(Path(WORKFLOWS, "smoke.yaml").read_text())
+    for section, values in E2E_OVERRIDES.items():
+        campaign.setdefault(section, {}).update(values)
+    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(campaign))
+
+    t_submit = time.time()
+    sub = mvflows("submit", str(tmp_path / "smoke.yaml"), "--project", "e2e", env=env)
+    assert sub.returncode == 0, sub.stderr
+    assert "2 pairs" in sub.stdout
+
+    jc = job_controller("e2e")
+    runner_log = open(tmp_path / "runner.log", "w")  # noqa: SIM115
+    runner = subprocess.Popen(
+        [str(BIN / "jf"), "-p", "e2e", "runner", "run", "--log-level", "warn"],
+        stdout=runner_log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, start_new_session=True,
+    )
+    seen_in_squeue: set[str] = set()
+    try:
+        def squeue_ids() -> set[str]:
+            out = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout.split("\n")
+            running = {line.split()[0] for line in out if line.endswith("RUNNING")}
+            seen_in_squeue.update(line.split()[0] for line in out if line.strip())
+            return running
+
+        # kill the first job SLURM runs, as a node failure or a user's scancel would
+        def running_job():
+            running = squeue_ids()
+            for info in jc.get_jobs_info():
+                if info.remote.process_id and str(info.remote.process_id) in running:
+                    return info
+            return None
+
+        victim = _wait(running_job, 180, "a job RUNNING in SLURM", interval=1)
+        subprocess.run(["scancel", str(victim.remote.process_id)], check=True)
+        killed = _wait(
+            lambda: (i := jc.get_jobs_info(db_ids=[victim.db_id])[0]).state.name in ("FAILED", "REMOTE_ERROR") and i,
+            180, f"job {victim.db_id} ({victim.name}) to fail after scancel",
+        )
+        rerun = mvflows("rerun", str(killed.db_id), "--project", "e2e", env=env)
+        assert rerun.returncode == 0, rerun.stderr
+
+        def all_done():
+            squeue_ids()
+            infos = jc.get_jobs_info()
+            states = {i.state.name for i in infos}
+            assert not states & {"FAILED", "REMOTE_ERROR"}, [(i.name, i.state.name, i.error) for i in infos]
+            return states == {"COMPLETED"} and infos
+
+        infos = _wait(all_done, E2E_TIMEOUT_S - (time.time() - t_submit), "every job COMPLETED")
+        docs = query_results(results_store(uri))
+        t_last = time.time()
+    finally:
+        runner.terminate()
+        runner.wait(30)
+        runner_log.close()
+        leftover = [str(i.remote.process_id) for i in jc.get_jobs_info() if i.state.name in ("SUBMITTED", "RUNNING")]
+        if leftover:  # only this test's SLURM jobs
+            subprocess.run(["scancel", *leftover], check=False)
+
+    # the results, read over the wire by the CLI
+    res = mvflows("results", "--store", uri, "--format", "json", env=env)
+    assert res.returncode == 0, res.stderr
+    cli_docs = json.loads(res.stdout)
+    assert {(d["host"], d["intercalant"]) for d in cli_docs} == {("Cr2S4", "Mg"), ("Ti2S4", "Zn")}
+    assert len(docs) == 2 and all(d["voltage_v"] is not None for d in cli_docs)
+    assert all(d["state"] in ("successful", "partial") for d in cli_docs), cli_docs
+
+    # every job went through SLURM: a SLURM id per job, each finished in SLURM's log
+    slurm_ids = {str(i.remote.process_id) for i in infos}
+    assert len(slurm_ids) == len(infos) and None not in slurm_ids
+    finished = {j["JobId"]: j["JobState"] for j in cluster_services.finished_slurm_jobs()}
+    assert slurm_ids <= set(finished), slurm_ids - set(finished)
+    assert {finished[s] for s in slurm_ids} == {"COMPLETED"}
+    assert finished.get(str(victim.remote.process_id)) == "CANCELLED"
+    assert seen_in_squeue & slurm_ids
+
+    status = mvflows("status", "--project", "e2e", env=env)
+    assert status.returncode == 0 and "MgCr2S4" in status.stdout and "COMPLETED" in status.stdout
+
+    report = {
+        "submit_to_last_result_s": round(t_last - t_submit),
+        "jobflow_jobs": len(infos),
+        "slurm_jobs": len(slurm_ids) + 1,  # + the cancelled one
+        "pairs": {f"{d['intercalant']}{d['host']}": d["state"] for d in cli_docs},
+    }
+    print("cluster e2e:", json.dumps(report))  # pytest -s shows it

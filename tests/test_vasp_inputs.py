@@ -1,0 +1,188 @@
+"""The VASP backend's input sets (the study's settings) and fake VASP's input checks."""
+
+import json
+import os
+
+import pytest
+from contextlib import chdir as cd
+from monty.serialization import dumpfn
+from pymatgen.io.vasp import Incar, Kpoints
+
+from atomate2.vasp.files import write_vasp_input_set
+from conftest import WORKFLOWS
+from mvflows.campaign import load_campaign
+from mvflows.flows import calculator_for, pair_maker_for
+from mvflows.structures import charged_spinel, metal_reference, tetrahedral_spinel
+from mvflows.testing import FakeVaspInputError, FakeVaspSpec, check_inputs
+from mvflows.vasp.makers import JOB_MARKER, VaspCalculator, VaspRelaxStaticMaker
+from mvflows.vasp.sets import kpoint_mesh
+from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
+from test_cli import _mvflows
+
+SMOKE = os.path.join(WORKFLOWS, "smoke.yaml")
+
+
+@pytest.fixture(scope="module")
+def camp():
+    return load_campaign(SMOKE, {"calculator.kind": "fake-vasp"})
+
+
+@pytest.fixture(scope="module")
+def spec(camp):
+    return FakeVaspSpec.from_campaign(camp)
+
+
+@pytest.fixture(scope="module")
+def calc(camp):
+    return calculator_for(camp)
+
+
+def _write(directory, maker, structure, kind, relax_cell=True):
+    """What atomate2's maker writes before run_vasp (potcar_spec as in fake VASP)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with cd(directory):
+        write_vasp_input_set(structure, maker.input_set_generator, potcar_spec=True)
+        dumpfn({"kind": kind, "relax_cell": relax_cell, "fake_vasp": True}, JOB_MARKER)
+    return directory
+
+
+def _write_neb(directory, neb_maker, images):
+    gen = neb_maker.images_maker.input_set_generator
+    gen.num_images = len(images) - 2
+    _write(directory, neb_maker.images_maker, images[0], "neb", False)
+    kpts = Kpoints.from_file(directory / "KPOINTS")
+    for i, image in enumerate(images):
+        (directory / f"{i:02d}").mkdir()
+        image.to(filename=str(directory / f"{i:02d}" / "POSCAR"), fmt="poscar")
+        kpts.write_file(directory / f"{i:02d}" / "KPOINTS")
+    return directory
+
+
+def _hop_images(n_moving):
+    from mvflows.neb_path import hop_images, spinel_hop
+
+    hop = spinel_hop(charged_spinel("Cr"), "Mg", "tet", (2, 2, 2))
+    return hop_images(hop.start, hop.end, hop.via, n_moving, idpp=False)
+
+
+def test_calculator_registry_and_labels(camp, calc):
+    assert calc.label == "fake-vasp:PBE" and calc.fake
+    real = calculator_for(load_campaign(SMOKE, {"calculator.kind": "vasp"}))
+    assert real.label == "vasp:PBE" and not real.fake
+    maker = pair_maker_for(camp)
+    assert isinstance(maker.relax_maker, VaspRelaxStaticMaker)
+    assert maker.calculator_label == "fake-vasp:PBE"
+
+
+def test_config_file_is_the_study():
+    s = load_vasp_settings(os.path.join(os.path.dirname(WORKFLOWS), "configs", "vasp.yaml"))
+    assert s == VaspStudySettings(source=s.source)  # the file states the code's defaults
+    assert s.encut == 520 and s.neb_ediff == 1e-4 and s.kpoints.unit_cell_mesh == 8
+
+
+def test_kpoint_density_is_8x8x8_on_the_unit_cell():
+    from pymatgen.core import Lattice
+
+    s = VaspStudySettings()
+    assert kpoint_mesh(Lattice.cubic(10.0), s) == (8, 8, 8)
+    prim = charged_spinel("Cr")
+    assert kpoint_mesh(prim.lattice, s) == (14, 14, 14)
+    sc = prim.copy()
+    sc.make_supercell([2, 2, 2])
+    assert kpoint_mesh(sc.lattice, s) == (7, 7, 7)
+
+
+def test_relax_and_neb_incar_for_mg_in_cr2s4(tmp_path, calc, spec):
+    relax = calc.relax_maker().relax_maker
+    d = _write(tmp_path / "relax", relax, tetrahedral_spinel("Mg", "Cr"), "relax")
+    incar = Incar.from_file(d / "INCAR")
+    assert incar["ENCUT"] == 520 and incar["ISPIN"] == 2 and incar["ISIF"] == 3 and incar["IBRION"] == 2
+    assert incar["GGA"].upper() == "PE" and not incar.get("LDAU")
+    assert incar["MAGMOM"] == [0.0] * 2 + [5.0] * 4 + [0.0] * 8  # Mg2 Cr4 S8, ferromagnetic Cr
+    assert (d / "POTCAR.spec").read_text().split() == ["Mg_pv", "Cr_pv", "S"]
+    assert Kpoints.from_file(d / "KPOINTS").kpts[0] == (14, 14, 14)
+    check_inputs(d, spec)  # passes
+
+    neb = calc.neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True, optimizer="FIRE")
+    d = _write_neb(tmp_path / "neb", neb, _hop_images(spec.neb_images))
+    incar = Incar.from_file(d / "INCAR")
+    assert incar["IMAGES"] == spec.neb_images and incar["LCLIMB"] is True and incar["EDIFF"] == 1e-4
+    assert incar["IBRION"] == 3 and incar["POTIM"] == 0 and incar["ISIF"] == 2 and incar["SPRING"] == -5
+    assert Kpoints.from_file(d / "KPOINTS").kpts[0] == (7, 7, 7)
+    check_inputs(d, spec)  # passes
+    # for the report: the INCARs of Mg in Cr2S4
+    print("RELAX INCAR\n" + str(Incar.from_file(tmp_path / "relax" / "INCAR")))
+    print("NEB INCAR\n" + str(incar))
+
+
+@pytest.mark.parametrize(
+    "incar, key",
+    [
+        ({"ISPIN": 1}, "ISPIN"),
+        ({"MAGMOM": {"Cr": -5.0}}, "MAGMOM"),  # not the ferromagnetic start
+        ({"ENCUT": 400}, "ENCUT"),
+        ({"LDAU": True, "LDAUU": {"Cr": 3.0}}, "LDAU"),
+    ],
+)
+def test_wrong_incar_fails(tmp_path, spec, incar, key):
+    bad = VaspCalculator(settings=spec.settings.model_copy(update={"incar": incar}), fake=True)
+    d = _write(tmp_path, bad.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps),
+               metal_reference("Mg") if key != "MAGMOM" else charged_spinel("Cr"), "relax", False)
+    with pytest.raises(FakeVaspInputError, match=rf"INCAR {key}\b"):
+        check_inputs(d, spec)
+
+
+def test_wrong_kmesh_fails(tmp_path, calc, spec):
+    relax = calc.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps)
+    relax.input_set_generator.user_kpoints_settings = Kpoints.gamma_automatic((4, 4, 4))
+    d = _write(tmp_path, relax, charged_spinel("Cr"), "relax", False)
+    with pytest.raises(FakeVaspInputError, match=r"KPOINTS .*\(4, 4, 4\).*expected Gamma \(14, 14, 14\)"):
+        check_inputs(d, spec)
+
+
+def test_wrong_relax_kind_fails(tmp_path, calc, spec):
+    """A fixed-cell relax where the campaign demands a full relax: ISIF is named."""
+    relax = calc.relax_maker(relax_cell=False, fmax=spec.relax_fmax, steps=spec.relax_steps)
+    d = _write(tmp_path, relax, charged_spinel("Cr"), "relax", True)
+    with pytest.raises(FakeVaspInputError, match=r"INCAR ISIF = 2, expected 3"):
+        check_inputs(d, spec)
+
+
+def test_wrong_image_count_fails(tmp_path, calc, spec):
+    neb = calc.neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True)
+    d = _write_neb(tmp_path, neb, _hop_images(spec.neb_images + 2))
+    with pytest.raises(FakeVaspInputError, match=r"INCAR IMAGES = 5, expected 3.*NEB image folders"):
+        check_inputs(d, spec)
+
+
+def test_wrong_image_count_fails_the_job(tmp_path, calc, spec):
+    """Through atomate2's own NEB job and the patched run_vasp: the job fails naming IMAGES."""
+    from jobflow import run_locally
+
+    from mvflows.testing import fake_vasp
+
+    neb = calc.neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True)
+    job = neb.images_maker.make(_hop_images(spec.neb_images - 1))
+    with fake_vasp(spec), pytest.raises(FakeVaspInputError, match=r"INCAR IMAGES = 2, expected 3"):
+        run_locally(job, create_folders=True, root_dir=tmp_path, raise_immediately=True, log=False)
+
+
+def test_climb_off_is_caught(tmp_path, calc, spec):
+    neb = calc.neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=False)
+    d = _write_neb(tmp_path, neb, _hop_images(spec.neb_images))
+    with pytest.raises(FakeVaspInputError, match=r"INCAR LCLIMB"):
+        check_inputs(d, spec)
+
+
+def test_run_vasp_without_vasp_fails_early(tmp_path):
+    result = _mvflows("run", SMOKE, "--calculator", "vasp", "--store", str(tmp_path / "s"), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "VASP" in errors[0] and "fake-vasp" in errors[0]
+    assert not (tmp_path / "s" / "work").exists()
+
+
+def test_unknown_calculator_kind_is_bad_input(tmp_path):
+    result = _mvflows("run", SMOKE, "--calculator", "gaussian", "--store", str(tmp_path / "s"), "--no-progress")
+    assert result.returncode == 2
+    assert "calculator.kind" in result.stderr
