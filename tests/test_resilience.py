@@ -69,6 +69,15 @@ def test_concurrent_runs_leave_one_document_per_pair(concurrent_store):
     assert _no_duplicate_jobs(concurrent_store) == 17
 
 
+def test_fresh_recomputes_without_duplicates(concurrent_store, tmp_path):
+    campaign = tmp_path / "one.yaml"
+    campaign.write_text(ONE)
+    fresh = _mvflows("run", str(campaign), "--store", str(concurrent_store), "--no-progress", "--fresh")
+    assert fresh.returncode == 0 and " 8 run, 0 reused" in fresh.stderr, fresh.stderr[-500:]
+    assert _no_duplicate_jobs(concurrent_store) == 17
+    assert len(_results(concurrent_store)) == 2
+
+
 def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
     from mvflows.store import job_store
 
@@ -104,10 +113,6 @@ def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
     third = _mvflows("run", str(campaign), "--store", str(store), "--no-progress")
     assert third.returncode == 0 and " 0 run, 16 reused" in third.stderr, third.stderr[-500:]
     assert len(_results(store)) == 2
-    # --fresh recomputes every job and still leaves one document per job and per pair
-    fresh = _mvflows("run", str(campaign), "--store", str(store), "--no-progress", "--fresh")
-    assert fresh.returncode == 0 and " 16 run, 0 reused" in fresh.stderr, fresh.stderr[-500:]
-    assert _no_duplicate_jobs(store) == 16 and len(_results(store)) == 2
 
 
 def test_failing_neb_leaves_other_pairs_complete(tmp_path):
