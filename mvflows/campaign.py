@@ -207,8 +207,7 @@ def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
             match = [(k, v) for k, v in node.value if k.value == str(key)]
             if not match:
                 return node
-            k_node, v_node = match[0]
-            node = v_node
+            node = match[0][1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
         else:

@@ -10,7 +10,6 @@ skipped unless they tolerate missing inputs (the pair result always runs).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -22,9 +21,6 @@ from jobflow.core.flow import get_flow
 from jobflow.core.reference import OnMissing
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-logger = logging.getLogger(__name__)
-
 
 @dataclass
 class RunReport:

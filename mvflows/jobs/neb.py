@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from emmet.core.neb import NebResult
-from jobflow import Flow, Job, JobConfig, Maker, OnMissing, Response, job
+from jobflow import Flow, JobConfig, Maker, OnMissing, Response, job
 from pymatgen.core import Structure
 
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
@@ -148,8 +148,3 @@ def neb_if_promising(
             skipped_reason=f"|dE_site| = {bound:.3f} eV > screen threshold {max_abs_delta_e_site_ev} eV"
         )
     return Response(replace=neb_maker.make(host, intercalant, site.stable_site))
-
-
-def job_name(j: Job, name: str) -> Job:
-    j.name = name
-    return j
