@@ -24,5 +24,8 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest -q
 
+benchmark: venv
+	$(BIN)/python -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) mvflows_data

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pymatgen.core import Composition, Element
 
 from mvflows.structures.metals import METAL_REFERENCES
@@ -61,6 +61,37 @@ class ScreenSettings(_Strict):
 
     max_abs_delta_e_site_ev: float = Field(
         1.0, ge=0, description="NEB only when |E(oct) - E(tet)| per ion is at most this (eV)"
+    )
+    max_e_hull_ev_atom: float | None = Field(
+        None, ge=0, description="NEB only when both phases lie at most this far above the hull (needs stability)"
+    )
+
+
+class InsertionSettings(_Strict):
+    """Stepwise insertion into hosts whose sites symmetry does not give (family: host)."""
+
+    max_candidates: int = Field(3, ge=1, description="symmetry-distinct candidate sites relaxed per step")
+    min_distance_a: float = Field(1.8, gt=0, description="candidates closer than this to any atom are dropped (Å)")
+
+
+class HopSettings(_Strict):
+    """Distinct hops between the found sites (family: host)."""
+
+    max_hops: int = Field(2, ge=1, description="NEB on at most this many distinct hops, shortest first")
+    max_length_a: float = Field(6.5, gt=0, description="longest hop considered (Å)")
+    min_length_a: float = Field(1.5, ge=0, description="shorter hops (split sites) are ignored (Å)")
+    min_supercell_length_a: float = Field(8.0, gt=0, description="NEB supercell: shortest image distance (Å)")
+    min_supercell_atoms: int = Field(20, gt=0)
+    max_supercell_atoms: int = Field(120, gt=0)
+
+
+class StabilitySettings(_Strict):
+    """Energy above the hull of charged and discharged phases."""
+
+    enabled: bool = False
+    prototypes: bool = Field(True, description="relax the shipped competing phases with the campaign's calculator")
+    entries_file: str | None = Field(
+        None, description="YAML/JSON list of {formula, energy_per_atom} (same energy model), relative to the campaign"
     )
 
 
@@ -115,13 +146,14 @@ class Pair(_Strict):
 
     host: str
     intercalant: str
+    x_max: float | None = Field(None, gt=0, description="ions per host formula at full discharge (family: host)")
 
 
 class Campaign(_Strict):
     """A screening campaign: a matrix (hosts × intercalants) or an explicit pair list."""
 
     name: str
-    family: Literal["spinel"] = "spinel"
+    family: Literal["spinel", "host"] = Field("spinel", description="spinel B2S4 hosts, or shipped hosts (VS4, ...)")
     hosts: list[str] = Field(default_factory=list, description="charged hosts, e.g. Cr2S4")
     intercalants: list[str] = Field(default_factory=list)
     pairs: list[Pair] = Field(default_factory=list, description="explicit pairs, added to the matrix")
@@ -129,10 +161,16 @@ class Campaign(_Strict):
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     neb: NebSettings = Field(default_factory=NebSettings)
     resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    insertion: InsertionSettings = Field(default_factory=InsertionSettings)
+    hops: HopSettings = Field(default_factory=HopSettings)
+    stability: StabilitySettings = Field(default_factory=StabilitySettings)
+    x_max: float = Field(1.0, gt=0, description="default ions per host formula at full discharge (family: host)")
 
     @field_validator("hosts")
     @classmethod
-    def _hosts(cls, hosts: list[str]) -> list[str]:
+    def _hosts(cls, hosts: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("family") == "host":
+            return [check_host(h) for h in hosts]
         return [spinel_redox_metal(h) and h for h in hosts]
 
     @field_validator("intercalants")
@@ -143,11 +181,23 @@ class Campaign(_Strict):
     @model_validator(mode="after")
     def _pairs_valid(self) -> Campaign:
         for pair in self.pairs:
-            spinel_redox_metal(pair.host)
+            if self.family == "host":
+                check_host(pair.host)
+            else:
+                spinel_redox_metal(pair.host)
             check_intercalant(pair.intercalant)
         if not self.pair_list():
             raise ValueError("the campaign has no pairs: give hosts and intercalants, or pairs")
+        if self.family == "host":
+            for pair in self.pair_list():
+                ions_in_cell(pair.host, self.x_of(pair))
+        if self.screen.max_e_hull_ev_atom is not None and not self.stability.enabled:
+            raise ValueError("screen.max_e_hull_ev_atom needs stability.enabled: true")
         return self
+
+    def x_of(self, pair: Pair) -> float:
+        """Ions per host formula at full discharge for a pair (family: host)."""
+        return pair.x_max if pair.x_max is not None else self.x_max
 
     def pair_list(self) -> list[Pair]:
         """Every pair once, matrix first, in file order."""
@@ -157,6 +207,25 @@ class Campaign(_Strict):
         for pair in self.pairs:
             seen.setdefault((pair.host, pair.intercalant), pair)
         return list(seen.values())
+
+
+def check_host(name: str) -> str:
+    from mvflows.structures.hosts import check_host as _check
+
+    return _check(name)
+
+
+def ions_in_cell(host: str, x_max: float) -> int:
+    """Ions in the host's cell at x_max per formula; it must be a whole number."""
+    from mvflows.structures.hosts import host_formula_units, host_structure
+
+    units = host_formula_units(host, host_structure(host))
+    n = x_max * units
+    if abs(n - round(n)) > 1e-6 or round(n) < 1:
+        raise ValueError(
+            f"x_max = {x_max} per {host} is {n:g} ions in the {units:g}-formula-unit cell; it must be a whole number"
+        )
+    return int(round(n))
 
 
 def check_element(symbol: str) -> str:
@@ -246,7 +315,7 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     try:
-        return Campaign.model_validate(data)
+        campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
@@ -258,6 +327,18 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {msg}{more}") from None
+    entries = campaign.stability.entries_file
+    if entries:
+        resolved = (path.parent / entries).resolve()
+        from mvflows.stability import load_entries_file
+
+        try:
+            load_entries_file(resolved)
+        except ValueError as exc:
+            mark = _node_at(root, ("stability", "entries_file")).start_mark
+            raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: stability.entries_file: {exc}") from None
+        campaign.stability.entries_file = str(resolved)
+    return campaign
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -31,6 +31,16 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
+def _write_timings(work_dir: Path, campaign: str, wall: float, report) -> None:  # type: ignore[no-untyped-def]
+    """Per-job wall times of this run (benchmarks/campaign.py reads them)."""
+    import json
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "timings.json").write_text(json.dumps(
+        {"campaign": campaign, "wall_s": wall, "ran": report.ran, "reused": report.reused,
+         "failed": len(report.failed), "jobs": report.seconds}, indent=1))
+
+
 @app.command()
 def run(
     campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
@@ -101,6 +111,7 @@ def run(
     with runs_on:
         report = run_flow(flow, js, work_dir, fresh=fresh, show_progress=progress, console=err)
     wall = time.perf_counter() - start
+    _write_timings(Path(work_dir), camp.name, wall, report)
 
     from mvflows.reporting import notes, table
 
@@ -150,6 +161,66 @@ def results(
         out.print(table(docs))
         for line in notes(docs):
             out.print(line, highlight=False)
+
+
+@app.command()
+def validate(
+    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    output: Path = typer.Option(Path("report.md"), "-o", "--output", help="Markdown report to write"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="reference file (default: the shipped one)"),
+) -> None:
+    """Write a report: every published value beside the computed one, MAE per quantity and model, trends."""
+    from mvflows.store import StoreError, query_results, resolve_uri, results_store
+    from mvflows.validation import compare, load_reference, to_markdown
+
+    try:
+        ref = load_reference(str(reference) if reference else None)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read reference file: {exc}")
+    try:
+        docs = query_results(results_store(store))
+    except StoreError as exc:
+        _fail(str(exc))
+    report = compare(docs, ref)
+    try:
+        output.write_text(to_markdown(report, resolve_uri(store)))
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}")
+    computed = sum(c.computed is not None for c in report.comparisons)
+    err.print(
+        f"mvflows: wrote {output}: {len(ref['rows'])} reference rows, {computed} with a computed value, "
+        f"{len(report.trends)} trend checks",
+        highlight=False,
+    )
+
+
+@app.command()
+def plot(
+    kind: str = typer.Argument(..., help="hull, neb, site-barrier or voltage-capacity"),
+    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="image file, .png or .svg (default KIND.png)"),
+) -> None:
+    """Draw one of the study's figures from the stored pair results."""
+    from mvflows.plotting import KINDS, NothingToPlot
+    from mvflows.plotting import plot as draw
+    from mvflows.store import StoreError, query_results, results_store
+
+    if kind not in KINDS:
+        _fail(f"unknown figure {kind!r} (one of: {', '.join(KINDS)})")
+    output = output or Path(f"{kind}.png")
+    if output.suffix.lower() not in (".png", ".svg"):
+        _fail(f"output {output} must end in .png or .svg")
+    try:
+        docs = query_results(results_store(store))
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        draw(kind, docs, output)
+    except NothingToPlot as exc:
+        _fail(f"nothing to plot: {exc}", EXIT_INCOMPLETE)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}")
+    err.print(f"mvflows: wrote {output} ({len(docs)} pair results in the store)", highlight=False)
 
 
 from mvflows.cli_cluster import register as _register_cluster  # noqa: E402 - needs app, _fail

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 from jobflow import Flow
+from pymongo.errors import PyMongoError
 
 from mvflows.campaign import Campaign, JobResources
 
@@ -162,11 +163,42 @@ def submit_campaign(campaign: Campaign, project: str, worker: str | None = None)
 
     from mvflows.flows import CampaignMaker
 
-    ensure_queue_initialised(job_controller(project))
+    jc = job_controller(project)
+    ensure_queue_initialised(jc)
     flow = CampaignMaker().make(campaign)
     tag_pairs(flow, campaign)
     apply_resources(flow, campaign, worker)
-    return submit_flow(flow, worker=worker, project=project, exec_config="mvflows")
+    refuse_queued_jobs(jc, flow, campaign)
+    try:
+        return submit_flow(flow, worker=worker, project=project, exec_config="mvflows")
+    except (ValueError, PyMongoError) as exc:  # e.g. a duplicate job submitted in between
+        raise ClusterError(f"jobflow-remote refused campaign {campaign.name}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def refuse_queued_jobs(jc, flow: Flow, campaign: Campaign) -> None:  # noqa: ANN001 - a JobController
+    """Stop before submitting when some of the flow's jobs are already in the queue.
+
+    Job uuids are content keys (``mvflows/content_keys.py``), so the same campaign, or
+    another one sharing a job with the same settings (a metal reference, a host relax),
+    gives the same uuids, and jobflow-remote holds a job only once: its ``add_flow``
+    would fail half-way (the flow document inserted, its jobs not) with a bulk-write
+    traceback. Checked first, the user gets one line and nothing is written.
+    """
+    uuids = flow.job_uuids
+    project = jc.project.name
+    queued = list(jc.jobs.find({"uuid": {"$in": list(uuids)}}, {"uuid": 1, "db_id": 1, "state": 1}))
+    if not queued:
+        return
+    states = Counter(doc["state"] for doc in queued)  # every run (index) of those jobs
+    ids = sorted(int(doc["db_id"]) for doc in queued if str(doc["db_id"]).isdigit())
+    span = f"db ids {ids[0]}-{ids[-1]}; " if ids else ""
+    n_queued = len({doc["uuid"] for doc in queued})
+    raise ClusterError(
+        f"campaign {campaign.name}: {n_queued} of its {len(set(uuids))} jobs are already in project {project} "
+        f"({span}{', '.join(f'{s} {n}' for s, n in sorted(states.items()))}), and jobflow-remote holds a job "
+        f"only once: see `mvflows status --project {project}` and `mvflows results`, `mvflows rerun` "
+        f"failed jobs, or empty the queue with `jf -p {project} admin reset` to submit it again"
+    )
 
 
 def ensure_queue_initialised(jc) -> None:  # noqa: ANN001 - a JobController

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class RunReport:
     reused: int = 0
     skipped: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    seconds: list[tuple[str, float]] = field(default_factory=list)  # (job name, wall s) of jobs run
 
 
 def finished(store: JobStore, uuid: str) -> bool:
@@ -98,8 +100,10 @@ def run_flow(
             # every job in a folder of its own (VASP jobs write files; force-field jobs leave none)
             job_dir = work_dir / f"job_{job.uuid}_{job.index}"
             job_dir.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
             with contextlib.chdir(job_dir):
                 response = job.run(store=store)
+            report.seconds.append((job.name, time.perf_counter() - t0))
             if not any(job_dir.iterdir()):
                 job_dir.rmdir()
         except Exception as exc:  # noqa: BLE001 - any job failure is isolated and reported

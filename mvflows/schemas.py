@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
+from pymatgen.core import Structure
 
 SiteName = Literal["tet", "oct"]
 PairState = Literal["successful", "partial", "failed"]
@@ -32,6 +33,7 @@ class VoltageDocument(BaseModel):
     energy_charged_ev_per_fu: float
     energy_discharged_ev_per_fu: float
     energy_metal_ev_per_atom: float
+    profile: list[VoltageStep] | None = Field(None, description="step-wise voltages (stepwise insertion only)")
 
 
 class NebSummary(BaseModel):
@@ -47,6 +49,78 @@ class NebSummary(BaseModel):
     skipped_reason: str | None = None
     failure_reasons: list[str] = Field(default_factory=list)
     neb_job_uuid: str | None = None
+    hops: list[HopBarrier] | None = Field(None, description="every distinct hop of a host (non-spinel campaigns)")
+    percolating_barrier_ev: float | None = Field(
+        None, description="lowest barrier at which the computed hops percolate through the crystal"
+    )
+
+
+class HopBarrier(BaseModel):
+    """One symmetry-distinct hop of a host and its NEB barrier."""
+
+    kind: str = Field(description="e.g. along-chain, between-S2, hop-1")
+    label: int = Field(description="pymatgen-analysis-diffusion hop label")
+    length_a: float
+    barrier_ev: float | None = None
+    neb_energies_ev: list[float] | None = None
+    converged: bool | None = None
+    failure_reasons: list[str] = Field(default_factory=list)
+
+
+class VoltageStep(BaseModel):
+    """Voltage between two consecutive insertion steps x_start -> x_end (ions per host formula)."""
+
+    x_start: float
+    x_end: float
+    voltage_v: float
+
+
+class InsertionCandidate(BaseModel):
+    frac_coords: list[float]
+    free_space_a: float
+    multiplicity: int
+    energy_ev: float | None = Field(None, description="relaxed total energy of the cell with the ion here")
+
+
+class InsertionStep(BaseModel):
+    """One ion inserted: every candidate site relaxed, the lowest-energy arrangement kept."""
+
+    n_ions: int
+    x: float = Field(description="ions per host formula unit")
+    energy_ev: float = Field(description="total energy of the kept cell")
+    structure: Structure
+    candidates: list[InsertionCandidate]
+    chosen: int
+    ion_frac_coords: list[float] = Field(description="relaxed position of the inserted ion (fractional)")
+
+
+class InsertionDocument(BaseModel):
+    """Stepwise insertion into a host, up to the campaign's x."""
+
+    host: str
+    intercalant: str
+    formula_units: float = Field(description="host formula units in the cell")
+    steps: list[InsertionStep]
+
+
+class SiteSearchDocument(BaseModel):
+    """The dilute insertion site of a host, from the first insertion step."""
+
+    stable_site: str
+    delta_e_site_ev: float | None = Field(None, description="E(second-best site) - E(best site) (eV per ion)")
+    site_frac_coords: list[float]
+    candidate_energies_ev: list[float | None]
+
+
+class StabilityDocument(BaseModel):
+    """Energy above the convex hull of the charged and discharged phases."""
+
+    chemsys: str
+    e_hull_charged_ev_atom: float
+    e_hull_discharged_ev_atom: float
+    decomposition_charged: str
+    decomposition_discharged: str
+    competing_phases: list[str]
 
 
 class PairResult(BaseModel):
@@ -56,7 +130,7 @@ class PairResult(BaseModel):
     host: str
     intercalant: str
     formula_discharged: str
-    stable_site: SiteName | None = None
+    stable_site: str | None = Field(None, description="tet/oct for spinels; the chosen void for other hosts")
     delta_e_site_ev: float | None = None
     voltage_v: float | None = None
     capacity_mah_g: float | None = None
@@ -65,6 +139,13 @@ class PairResult(BaseModel):
     neb_energies_ev: list[float] | None = None
     neb_skipped_reason: str | None = None
     calculator: str
+    redox_metal: str | None = None
+    x: float | None = Field(None, description="ions inserted per host formula unit at full discharge")
+    voltage_profile: list[VoltageStep] | None = Field(None, description="step-wise voltages of stepwise insertion")
+    hops: list[HopBarrier] | None = None
+    percolating_barrier_ev: float | None = None
+    e_hull_charged_ev_atom: float | None = None
+    e_hull_discharged_ev_atom: float | None = None
     fake_vasp: bool = Field(False, description="computed by fake VASP (a dry run): not a DFT result")
     state: PairState
     failure_reasons: list[str] = Field(default_factory=list)

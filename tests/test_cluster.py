@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -111,6 +112,31 @@ def test_resources_per_job_type_reach_dynamic_jobs(campaign_file):
     added = scr.run(store=_memory_store()).replace
     (new, _parents), = added.iterflow()  # named "...<locals>.neb"
     assert new.config.manager_config["resources"]["cpus_per_task"] == 8
+
+
+def test_submit_refuses_jobs_already_in_the_queue(campaign_file):
+    """Content-keyed uuids: a second submit of the same jobs stops with one line, writes nothing."""
+    from types import SimpleNamespace
+
+    import mongomock
+
+    from mvflows.campaign import load_campaign
+    from mvflows.cluster import ClusterError, refuse_queued_jobs
+    from mvflows.flows import CampaignMaker
+
+    camp = load_campaign(campaign_file("name: dup\npairs: [{host: Cr2S4, intercalant: Mg}]\n"))
+    flow = CampaignMaker().make(camp)
+    jobs = mongomock.MongoClient().db.jobs
+    jc = SimpleNamespace(jobs=jobs, project=SimpleNamespace(name="p"))
+    refuse_queued_jobs(jc, flow, camp)  # empty queue: fine
+    first = flow.job_uuids[0]
+    jobs.insert_many([{"uuid": first, "index": 1, "db_id": "1", "state": "COMPLETED"},
+                      {"uuid": first, "index": 2, "db_id": "7", "state": "COMPLETED"}])
+    with pytest.raises(ClusterError) as exc:
+        refuse_queued_jobs(jc, flow, camp)
+    msg = str(exc.value)
+    assert f"1 of its {len(set(flow.job_uuids))} jobs are already in project p" in msg
+    assert "db ids 1-7; COMPLETED 2" in msg and "jf -p p admin reset" in msg and "\n" not in msg
 
 
 def _memory_store():
@@ -231,7 +257,11 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
         t_last = time.time()
     finally:
         runner.terminate()
-        runner.wait(30)
+        try:
+            runner.wait(60)
+        except subprocess.TimeoutExpired:  # a loaded machine; do not hide the test's own error
+            os.killpg(runner.pid, signal.SIGKILL)  # its own session (start_new_session)
+            runner.wait(30)
         runner_log.close()
         leftover = [str(i.remote.process_id) for i in jc.get_jobs_info() if i.state.name in ("SUBMITTED", "RUNNING")]
         if leftover:  # only this test's SLURM jobs
@@ -256,6 +286,11 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
 
     status = mvflows("status", "--project", "e2e", env=env)
     assert status.returncode == 0 and "MgCr2S4" in status.stdout and "COMPLETED" in status.stdout
+
+    # the same campaign again: its content-keyed jobs are in the queue already; one line, exit 2
+    again = mvflows("submit", str(tmp_path / "smoke.yaml"), "--project", "e2e", env=env)
+    assert again.returncode == 2 and again.stderr.startswith("error:"), again.stderr
+    assert "16 of its 16 jobs are already in project e2e" in again.stderr and len(again.stderr.splitlines()) == 1
 
     report = {
         "submit_to_last_result_s": round(t_last - t_submit),

@@ -62,3 +62,17 @@ def test_results_filters_and_csv(smoke_store):
     assert lines[0].startswith("host,intercalant") and len(lines) == 2 and lines[1].startswith("Cr2S4,Mg")
     out = _mvflows("results", "--store", str(store), "--intercalant", "Zn")
     assert "Ti2S4" in out.stdout and "Cr2S4" not in out.stdout
+
+
+@pytest.mark.parametrize("kind, label", [("voltage-capacity", "gravimetric capacity"),
+                                         ("neb", "reaction coordinate"),
+                                         ("site-barrier", "migration barrier")])
+def test_figures_from_the_smoke_run(smoke_store, tmp_path, kind, label):
+    store, _ = smoke_store
+    path = tmp_path / f"{kind}.svg"
+    out = _mvflows("plot", kind, "--store", str(store), "-o", str(path))
+    assert out.returncode == 0, out.stderr
+    assert path.stat().st_size > 5_000 and label in path.read_text()
+    png = tmp_path / f"{kind}.png"
+    assert _mvflows("plot", kind, "--store", str(store), "-o", str(png)).returncode == 0
+    assert png.stat().st_size > 10_000

@@ -104,3 +104,10 @@ def test_summary_flags_unconverged_and_failed_neb():
     assert s.converged is False and "not converged" in s.failure_reasons[0]
     s = summarise_neb.original(None, None, None, "x", 1.0, 0.02, "uuid-1")
     assert s.barrier_ev is None and "uuid-1" in s.failure_reasons[0]
+
+
+def test_summary_flags_a_band_that_dips_below_its_endpoints():
+    # measured for Ca in V2S4 with SevenNet-0: images 0.08 eV below the relaxed endpoints
+    s = summarise_neb.original(_FakeNeb([-10.0, -10.08, -9.96, -10.08, -10.0]), -10.0, -10.0, "oct-tet-oct", 4.0, 0.02, "u")
+    assert any("below its endpoints" in r for r in s.failure_reasons)
+    assert s.barrier_ev == pytest.approx(0.12)

@@ -55,6 +55,12 @@ def summarise_neb(
                 f"endpoints of a symmetric {hop_kind} hop differ by {mismatch:.3f} eV "
                 f"(> {symmetric_tolerance_ev} eV): the endpoints are not equivalent sites"
             )
+    dip = float(min(energies[0], energies[-1]) - energies.min())
+    if dip > symmetric_tolerance_ev:
+        failures.append(
+            f"the band passes {dip:.3f} eV below its endpoints: the relaxed endpoints are not the "
+            "minima of the hop, so the barrier (max - min) is not that of the intended sites"
+        )
     coords = _path_coordinate(neb.images) if neb.images else None
     return NebSummary(
         barrier_ev=float(energies.max() - energies.min()),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jobflow import CURRENT_JOB, JobConfig, OnMissing, job
 
-from mvflows.schemas import NebSummary, PairResult, SiteEnergyDocument, VoltageDocument
+from mvflows.schemas import NebSummary, PairResult, SiteEnergyDocument, StabilityDocument, VoltageDocument
 from mvflows.store import RESULTS_STORE_NAME, publish_result
 
 
@@ -19,6 +21,8 @@ def pair_result(
     volt: VoltageDocument | None,
     neb: NebSummary | None,
     job_uuids: dict[str, str | None],
+    stability: StabilityDocument | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> PairResult:
     """Collect one pair's numbers; runs even when upstream jobs failed, and says which."""
     failures: list[str] = []
@@ -30,6 +34,8 @@ def pair_result(
         failures.append(f"NEB step {job_uuids.get('neb')} did not complete")
     else:
         failures += neb.failure_reasons
+    if "stability" in job_uuids and stability is None:
+        failures.append(f"stability job {job_uuids.get('stability')} did not complete")
     if site is None or volt is None:
         state = "failed"
     elif failures or neb is None or (neb.barrier_ev is None and neb.skipped_reason is None):
@@ -52,6 +58,13 @@ def pair_result(
         neb_energies_ev=neb.neb_energies_ev if neb else None,
         neb_skipped_reason=neb.skipped_reason if neb else None,
         calculator=calculator,
+        redox_metal=(extra or {}).get("redox_metal"),
+        x=volt.x if volt and extra else None,
+        voltage_profile=volt.profile if volt else None,
+        hops=neb.hops if neb else None,
+        percolating_barrier_ev=neb.percolating_barrier_ev if neb else None,
+        e_hull_charged_ev_atom=stability.e_hull_charged_ev_atom if stability else None,
+        e_hull_discharged_ev_atom=stability.e_hull_discharged_ev_atom if stability else None,
         state=state,
         failure_reasons=failures,
         job_uuids={**job_uuids, "pair_result": CURRENT_JOB.job.uuid if CURRENT_JOB.job else None},

@@ -1,0 +1,97 @@
+"""B-campaign: wall time of a whole campaign (default: spinel21.yaml), per job type.
+
+Runs ``mvflows run CAMPAIGN`` in a fresh embedded store (nothing reused) as a user
+would, then reads the per-job wall times the run leaves in ``WORK/timings.json``.
+
+    python -m benchmarks.campaign [--campaign workflows/spinel21.yaml] [--store DIR]
+        -> benchmarks/results/campaign.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.common import machine, write_result
+
+# job name -> type, first match wins (names as mvflows gives them)
+JOB_TYPES = [
+    ("neb_endpoint_relax", ("NEB start", "NEB end")),
+    ("neb", ("neb", "NEB images", "NEB summary", "NEB screen")),
+    ("relax", ("relax",)),
+    ("site", ("site energy",)),
+    ("voltage", ("voltage",)),
+]
+
+
+def job_type(name: str) -> str:
+    for kind, needles in JOB_TYPES:
+        if any(n in name for n in needles):
+            return kind
+    return "other"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--campaign", default="workflows/spinel21.yaml")
+    p.add_argument("--store", default=None, help="store directory (default: a fresh temporary one)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--out", default="campaign.json")
+    args = p.parse_args()
+    tmp = None
+    store = args.store
+    if store is None:
+        tmp = tempfile.TemporaryDirectory(prefix="mvflows-bench-")
+        store = tmp.name
+    cmd = [sys.executable, "-c", "from mvflows.cli import main; main()", "run", args.campaign, "--store", store,
+           "--no-progress"]
+    if args.model:
+        cmd += ["--model", args.model]
+    print(" ".join(cmd[3:]), flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd)
+    wall = time.perf_counter() - t0
+    timings = json.loads((Path(store) / "work" / "timings.json").read_text())
+    per_type: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "s": 0.0})
+    for name, seconds in timings["jobs"]:
+        t = per_type[job_type(name)]
+        t["jobs"] += 1
+        t["s"] += seconds
+    results = json.loads(subprocess.run(
+        [sys.executable, "-c", "from mvflows.cli import main; main()", "results", "--store", store, "--format", "json"],
+        capture_output=True, text=True).stdout or "[]")
+    neb_runs = sum(1 for name, _ in timings["jobs"] if name == "neb" or name.startswith("neb "))
+    result = {
+        "benchmark": f"B-campaign: mvflows run {args.campaign}",
+        "campaign": timings["campaign"],
+        "exit_code": proc.returncode,
+        "wall_s": wall,
+        "runner_wall_s": timings["wall_s"],
+        "model": args.model or "campaign default",
+        "pairs": len(results),
+        "pairs_successful": sum(r.get("state") == "successful" for r in results),
+        "neb_runs": neb_runs,
+        "jobs_run": timings["ran"],
+        "jobs_reused": timings["reused"],
+        "jobs_failed": timings["failed"],
+        "per_job_type": dict(per_type),
+        "pairs_table": [{k: r.get(k) for k in ("host", "intercalant", "stable_site", "delta_e_site_ev", "voltage_v",
+                                               "capacity_mah_g", "barrier_ev", "neb_skipped_reason", "state")}
+                        for r in results],
+        **machine(),
+    }
+    if results:
+        result["model"] = results[0].get("calculator", result["model"])
+    write_result(args.out, result)
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""B-model: the four published pairs of the spinel study with each offline model, MAE vs DFT.
+
+Runs ``mvflows run workflows/table1.yaml --model M`` for SevenNet-0 and CHGNet into one
+store (jobs already computed there, e.g. by the spinel21 benchmark with the same
+settings, are reused through content keys; the run's wall time says what was new), then
+puts the computed voltage, stable site and barrier beside the DFT values of the
+package's reference file (mvflows/data/reference_values.yaml, Table 1 rows).
+
+    python -m benchmarks.model [--store DIR] [--models SevenNet,CHGNet] -> benchmarks/results/model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from importlib import resources
+
+import yaml
+
+from benchmarks.common import machine, write_result
+
+QUANTITIES = ("voltage_v", "barrier_ev", "stable_site")
+CLI = [sys.executable, "-c", "from mvflows.cli import main; main()"]
+
+
+def table1_references() -> list[dict]:
+    text = resources.files("mvflows").joinpath("data/reference_values.yaml").read_text()
+    rows = yaml.safe_load(text)["rows"]
+    return [r for r in rows if r.get("kind") == "dft" and "Table 1" in r.get("source", "")
+            and r["quantity"] in QUANTITIES]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--store", default="benchmarks/results/model_store")
+    p.add_argument("--models", default="SevenNet,CHGNet")
+    p.add_argument("--campaign", default="workflows/table1.yaml")
+    args = p.parse_args()
+    refs = table1_references()
+    out: dict = {"benchmark": "B-model: Table 1 pairs of the spinel study", "models": {}}
+    for model in args.models.split(","):
+        print(f"{model}: mvflows run {args.campaign} ...", flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run([*CLI, "run", args.campaign, "--store", args.store, "--model", model, "--no-progress"])
+        wall = time.perf_counter() - t0
+        docs = json.loads(subprocess.run([*CLI, "results", "--store", args.store, "--format", "json"],
+                                         capture_output=True, text=True).stdout or "[]")
+        docs = [d for d in docs if d.get("calculator", "").endswith(f":{model}")]
+        rows, errors = [], {"voltage_v": [], "barrier_ev": []}
+        site_hits = 0
+        for r in refs:
+            doc = next((d for d in docs if d["host"] == r["host"] and d["intercalant"] == r["intercalant"]), None)
+            computed = None if doc is None else doc.get(r["quantity"])
+            row = {"pair": f"{r['intercalant']} in {r['host']}", "quantity": r["quantity"], "dft": r["value"],
+                   "computed": computed}
+            if r["quantity"] == "stable_site":
+                row["agrees"] = computed == r["value"]
+                site_hits += bool(row["agrees"])
+            elif computed is not None:
+                row["difference"] = computed - r["value"]
+                errors[r["quantity"]].append(abs(computed - r["value"]))
+            rows.append(row)
+        n_sites = sum(r["quantity"] == "stable_site" for r in refs)
+        out["models"][model] = {
+            "exit_code": proc.returncode,
+            "run_wall_s": wall,
+            "mae_voltage_v": sum(errors["voltage_v"]) / len(errors["voltage_v"]) if errors["voltage_v"] else None,
+            "mae_barrier_ev": sum(errors["barrier_ev"]) / len(errors["barrier_ev"]) if errors["barrier_ev"] else None,
+            "n_voltage": len(errors["voltage_v"]),
+            "n_barrier": len(errors["barrier_ev"]),
+            "stable_site_agreement": f"{site_hits}/{n_sites}",
+            "rows": rows,
+        }
+        print(json.dumps({k: v for k, v in out["models"][model].items() if k != "rows"}), flush=True)
+    write_result("model.json", {**out, **machine()})
+
+
+if __name__ == "__main__":
+    main()
