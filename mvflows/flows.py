@@ -299,8 +299,7 @@ def pair_maker_for(campaign: Campaign) -> IntercalationPairMaker | HostPairMaker
     neb_maker = None
     if n.enabled:
         neb_maker = SpinelHopNebMaker(
-            endpoint_relax_maker=calc.relax_maker(relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps),
-            neb_maker=calc.neb_maker(fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer),
+            **_neb_makers(calc, n),
             supercell=tuple(n.supercell),
             images=n.images,
             idpp=n.idpp,
@@ -314,6 +313,14 @@ def pair_maker_for(campaign: Campaign) -> IntercalationPairMaker | HostPairMaker
         calculator_label=calc.label,
         **_stability_kwargs(campaign),
     )
+
+
+def _neb_makers(calc, n) -> dict:  # noqa: ANN001 - a Calculator and the campaign's NebSettings
+    """Endpoint relax and NEB makers, the same for spinel and generic-host hops."""
+    return {
+        "endpoint_relax_maker": calc.relax_maker(relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps),
+        "neb_maker": calc.neb_maker(fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer),
+    }
 
 
 def _stability_kwargs(campaign: Campaign) -> dict:
@@ -332,8 +339,7 @@ def host_pair_maker_for(campaign: Campaign, calc) -> HostPairMaker:  # noqa: ANN
     neb_maker = None
     if n.enabled:
         neb_maker = HostHopsNebMaker(
-            endpoint_relax_maker=calc.relax_maker(relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps),
-            neb_maker=calc.neb_maker(fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer),
+            **_neb_makers(calc, n),
             images=n.images,
             idpp=n.idpp,
             max_hops=h.max_hops,
