@@ -23,7 +23,7 @@ from benchmarks.common import machine, write_result
 # job name -> type, first match wins (names as mvflows gives them)
 JOB_TYPES = [
     ("neb_endpoint_relax", ("NEB start", "NEB end")),
-    ("neb", ("neb", "NEB images", "NEB summary", "NEB screen")),
+    ("neb_other", ("NEB images", "NEB summary", "NEB screen")),
     ("relax", ("relax",)),
     ("site", ("site energy",)),
     ("voltage", ("voltage",)),
@@ -31,6 +31,8 @@ JOB_TYPES = [
 
 
 def job_type(name: str) -> str:
+    if name == "neb" or name.startswith("neb "):
+        return "neb_band"
     for kind, needles in JOB_TYPES:
         if any(n in name for n in needles):
             return kind
@@ -43,6 +45,7 @@ def main() -> None:
     p.add_argument("--store", default=None, help="store directory (default: a fresh temporary one)")
     p.add_argument("--model", default=None)
     p.add_argument("--out", default="campaign.json")
+    p.add_argument("--note", default=None, help="free text stored with the result (e.g. what else ran)")
     args = p.parse_args()
     tmp = None
     store = args.store
@@ -86,6 +89,8 @@ def main() -> None:
                         for r in results],
         **machine(),
     }
+    if args.note:
+        result["note"] = args.note
     if results:
         result["model"] = results[0].get("calculator", result["model"])
     write_result(args.out, result)

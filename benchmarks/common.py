@@ -46,9 +46,7 @@ class CallCounter:
     """
 
     def __enter__(self) -> "CallCounter":
-        from ase.calculators.calculator import Calculator
-
-        from mvflows import neb_band
+        from mvflows import image_workers
 
         self.n = 0
         counter = self
@@ -62,16 +60,15 @@ class CallCounter:
 
             cls.calculate = counted
             self._patched.append((cls, original))
-        original_call = neb_band.ImageEvaluator.__call__
+        original_call = image_workers.ImageEvaluator.__call__
 
         def counted_eval(ev, structures, _orig=original_call):  # type: ignore[no-untyped-def]
             if ev.workers > 1 and len(structures) > 1:
                 counter.n += len(structures)  # evaluated in worker processes
             return _orig(ev, structures)
 
-        neb_band.ImageEvaluator.__call__ = counted_eval
-        self._patched.append((neb_band.ImageEvaluator, original_call, "__call__"))
-        del Calculator
+        image_workers.ImageEvaluator.__call__ = counted_eval
+        self._patched.append((image_workers.ImageEvaluator, original_call, "__call__"))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -110,7 +110,7 @@ class NebSettings(_Strict):
     climb: bool = True
     idpp: bool = True
     optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin", "ODE"] = Field(
-        "FIRE", description="NEB optimiser; ODE is ASE's NEBOptimizer"
+        "ODE", description="NEB optimiser; ODE is ASE's NEBOptimizer, fewest force calls (benchmarks/neb.py); VASP maps it to IOPT=1"
     )
     symmetric_tolerance_ev: float = Field(
         0.02, gt=0, description="endpoints of a symmetric hop must agree to this (eV)"

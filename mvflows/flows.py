@@ -12,7 +12,7 @@ from mvflows.content_keys import keyed
 from mvflows.jobs.analysis import site_energy, voltage
 from mvflows.jobs.neb import SpinelHopNebMaker, neb_if_promising
 from mvflows.jobs.hops import HostHopsNebMaker, hops_neb_if_stable
-from mvflows.jobs.insertion import dilute_site, insert_next_ion, insertion_voltage
+from mvflows.jobs.insertion import InsertionPlan, dilute_site, insert_next_ion, insertion_voltage
 from mvflows.jobs.results import pair_result
 from mvflows.jobs.stability import discharged_of_spinel, spinel_neb_if_stable, stability
 from mvflows.structures import charged_spinel, metal_reference, octahedral_spinel, tetrahedral_spinel
@@ -162,10 +162,9 @@ class HostPairMaker(Maker):
         units = host_formula_units(host, start)
         charged = keyed(self.relax_maker.make(start))
         charged.append_name(f" {host}")
-        insert = keyed(insert_next_ion(
-            charged.output.structure, host, intercalant, units, ions_in_cell(host, x_max), self.relax_maker,
-            self.max_candidates, self.min_distance_a, [],
-        ))
+        plan = InsertionPlan(host, intercalant, units, ions_in_cell(host, x_max), self.relax_maker,
+                             self.max_candidates, self.min_distance_a)
+        insert = keyed(insert_next_ion(charged.output.structure, plan, []))
         insert.name = f"insert {intercalant}1 in {host}"
         site = keyed(dilute_site(insert.output))
         site.name = f"site search {intercalant} in {host}"

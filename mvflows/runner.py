@@ -73,6 +73,7 @@ def run_flow(
     store.connect()
     report = RunReport()
     errored: set[str] = set()
+    ran_now: set[str] = set()  # computed in this run: their dependants cannot be reused
     show = show_progress and os.environ.get("MVFLOWS_NO_PROGRESS") != "1"
     progress = Progress(
         TextColumn("{task.description:<44}"),
@@ -92,7 +93,9 @@ def run_flow(
             progress.advance(task)
             return
         progress.update(task, description=job.name[:44])
-        if not fresh and finished(store, job.uuid):
+        # a stored output is stale when an input was recomputed now (e.g. a pair result
+        # written while a parent had failed, before that parent was rerun)
+        if not fresh and not ran_now.intersection(parents) and finished(store, job.uuid):
             report.reused += 1
             progress.advance(task)
             return
@@ -116,6 +119,7 @@ def run_flow(
             progress.advance(task)
             return
         report.ran += 1
+        ran_now.add(job.uuid)
         progress.advance(task)
         for sub in (response.replace, response.detour, response.addition):
             if sub is not None:

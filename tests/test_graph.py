@@ -67,6 +67,9 @@ def test_neb_added_when_promising(delta, kind):
     names = [j.name for j in out.replace.jobs]
     assert names[-1] == "NEB summary" and "neb" in names and "NEB images" in names
     assert kind in out.replace.name
+    # one endpoint relax: the end is the symmetry image of the relaxed start
+    assert sum("NEB start" in n for n in names) == 1 and not any(n.endswith("NEB end") for n in names)
+    assert "NEB end (symmetry image of the start)" in names
 
 
 def test_neb_disabled_records_reason():
@@ -104,6 +107,13 @@ def test_summary_flags_unconverged_and_failed_neb():
     assert s.converged is False and "not converged" in s.failure_reasons[0]
     s = summarise_neb.original(None, None, None, "x", 1.0, 0.02, "uuid-1")
     assert s.barrier_ev is None and "uuid-1" in s.failure_reasons[0]
+
+
+def test_summary_checks_a_mapped_end_against_the_band():
+    # end mapped from the start (end energy None): the band's own end energy is compared
+    s = summarise_neb.original(_FakeNeb([-10.0, -9.6, -9.5, -9.6, -9.9]), -10.0, None, "tet-oct-tet", 4.3, 0.02, "u")
+    assert s.endpoint_mismatch_ev == pytest.approx(0.1)
+    assert any("endpoints of a symmetric" in r for r in s.failure_reasons)
 
 
 def test_summary_flags_a_band_that_dips_below_its_endpoints():

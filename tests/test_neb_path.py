@@ -45,3 +45,32 @@ def test_images_pass_through_the_other_void(site):
     assert not np.allclose(smoothed[3].frac_coords[:-1], images[3].frac_coords[:-1])  # framework moved
     for img in smoothed:
         assert min(n.nn_distance for n in img.get_neighbors(img[-1], 3.5)) > 1.8
+
+
+@pytest.mark.parametrize("site", ["tet", "oct"])
+def test_mirrored_endpoint_is_the_symmetry_image_of_the_start(site):
+    from ase.calculators.emt import EMT  # any invariant potential: a relaxed start maps to a relaxed end
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from mvflows.neb_path import mirrored_endpoint
+
+    hop = spinel_hop(charged_spinel("Cr"), "Mg", site)
+    same = mirrored_endpoint(hop.start, hop)
+    assert same is not None
+    for a, b in zip(same, hop.end):  # the unrelaxed start maps onto the unrelaxed end, atom by atom
+        assert a.specie == b.specie and _frac_dist(same, a.coords, b.coords) < 1e-3
+    # a distorted start maps to an end with equal energy and forces of equal size
+    moved = hop.start.copy()
+    moved.perturb(0.1, min_distance=0.05)
+    end = mirrored_endpoint(moved, hop)
+    calc = EMT()
+    energies, fmax = [], []
+    for s in (moved, end):
+        atoms = AseAtomsAdaptor.get_atoms(s)
+        atoms.numbers = np.where(atoms.numbers == 16, 29, np.where(atoms.numbers == 24, 28, 13))  # EMT elements
+        atoms.calc = calc
+        energies.append(atoms.get_potential_energy())
+        fmax.append(np.sort(np.linalg.norm(atoms.get_forces(), axis=1)))
+    assert energies[0] == pytest.approx(energies[1], abs=1e-6)
+    assert np.allclose(fmax[0], fmax[1], atol=1e-6)
+    assert _frac_dist(end, end[-1].coords, hop.end[-1].coords) < 0.3  # the ion sits at the hop's end

@@ -10,10 +10,12 @@ them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from jobflow import Flow, JobConfig, Maker, OnMissing, Response, job
+from monty.json import MSONable
 from pymatgen.core import Structure
 
 from mvflows.content_keys import keyed
@@ -29,30 +31,34 @@ from mvflows.schemas import (
 )
 
 
+@dataclass
+class InsertionPlan(MSONable):
+    """What one stepwise insertion does, handed from step to step unchanged."""
+
+    host: str
+    intercalant: str
+    formula_units: float
+    n_target: int  # ions in the cell at the end
+    relax_maker: Maker
+    max_candidates: int
+    min_distance: float
+
+
 @job
-def insert_next_ion(
-    structure: Structure,
-    host: str,
-    intercalant: str,
-    formula_units: float,
-    n_target: int,
-    relax_maker: Maker,
-    max_candidates: int,
-    min_distance: float,
-    history: list[dict[str, Any]] | None = None,
-) -> Response:
+def insert_next_ion(structure: Structure, plan: InsertionPlan, history: list[dict[str, Any]] | None = None) -> Response:
     """Relax one more ion on each candidate site of ``structure``; a pick job keeps the lowest."""
-    candidates = candidate_sites(structure, intercalant, max_candidates=max_candidates, min_distance=min_distance)
+    ion = plan.intercalant
+    candidates = candidate_sites(structure, ion, max_candidates=plan.max_candidates, min_distance=plan.min_distance)
     if not candidates:
         raise ValueError(
-            f"no interstitial site left for {intercalant} in {structure.composition.reduced_formula} "
-            f"(min distance {min_distance} Å)"
+            f"no interstitial site left for {ion} in {structure.composition.reduced_formula} "
+            f"(min distance {plan.min_distance} Å)"
         )
-    n_now = int(structure.composition[intercalant]) if intercalant in structure.composition else 0
+    n_now = int(structure.composition[ion]) if ion in structure.composition else 0
     relaxes = []
     for i, cand in enumerate(candidates):
-        relax = keyed(relax_maker.make(with_ion(structure, intercalant, cand.frac_coords)))
-        relax.append_name(f" {intercalant}{n_now + 1} in {host} site {i + 1}")
+        relax = keyed(plan.relax_maker.make(with_ion(structure, ion, cand.frac_coords)))
+        relax.append_name(f" {ion}{n_now + 1} in {plan.host} site {i + 1}")
         relaxes.append(relax)
     pick = keyed(
         pick_lowest(
@@ -60,17 +66,11 @@ def insert_next_ion(
             [r.output.output.energy for r in relaxes],
             [{"frac_coords": c.frac_coords, "free_space_a": c.free_space_a, "multiplicity": c.multiplicity}
              for c in candidates],
-            host,
-            intercalant,
-            formula_units,
-            n_target,
-            relax_maker,
-            max_candidates,
-            min_distance,
+            plan,
             history or [],
         )
     )
-    pick.name = f"pick {intercalant}{n_now + 1} in {host}"
+    pick.name = f"pick {ion}{n_now + 1} in {plan.host}"
     return Response(replace=Flow([*relaxes, pick], output=pick.output))
 
 
@@ -79,29 +79,24 @@ def pick_lowest(
     structures: list[Structure | None],
     energies: list[float | None],
     candidates: list[dict[str, Any]],
-    host: str,
-    intercalant: str,
-    formula_units: float,
-    n_target: int,
-    relax_maker: Maker,
-    max_candidates: int,
-    min_distance: float,
+    plan: InsertionPlan,
     history: list[dict[str, Any]],
 ) -> Response | InsertionDocument:
-    """Keep the lowest-energy relaxed candidate; continue until ``n_target`` ions."""
+    """Keep the lowest-energy relaxed candidate; continue until ``plan.n_target`` ions."""
+    ion, host = plan.intercalant, plan.host
     done = [(e, i) for i, e in enumerate(energies) if e is not None and structures[i] is not None]
     if not done:
-        raise RuntimeError(f"every candidate relax of {intercalant} in {host} failed")
+        raise RuntimeError(f"every candidate relax of {ion} in {host} failed")
     energy, best = min(done)
     chosen = structures[best]
     cands = [
         InsertionCandidate(**{**dict(c), "energy_ev": energies[i]})
         for i, c in enumerate(candidates)
     ]
-    n_ions = int(chosen.composition[intercalant])
+    n_ions = int(chosen.composition[ion])
     step = InsertionStep(
         n_ions=n_ions,
-        x=n_ions / formula_units,
+        x=n_ions / plan.formula_units,
         energy_ev=float(energy),
         structure=chosen,
         candidates=cands,
@@ -109,14 +104,12 @@ def pick_lowest(
         ion_frac_coords=[float(v) for v in np.asarray(chosen[-1].frac_coords) % 1.0],
     )
     history = [*history, step.model_dump()]
-    if n_ions < n_target:
-        nxt = insert_next_ion(
-            chosen, host, intercalant, formula_units, n_target, relax_maker, max_candidates, min_distance, history
-        )
-        nxt.name = f"insert {intercalant}{n_ions + 1} in {host}"
+    if n_ions < plan.n_target:
+        nxt = insert_next_ion(chosen, plan, history)
+        nxt.name = f"insert {ion}{n_ions + 1} in {host}"
         return Response(replace=nxt)
     return InsertionDocument(
-        host=host, intercalant=intercalant, formula_units=formula_units,
+        host=host, intercalant=ion, formula_units=plan.formula_units,
         steps=[InsertionStep.model_validate(h) for h in history],
     )
 

@@ -12,7 +12,7 @@ from pymatgen.core import Structure
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
 from mvflows.calculators import MvNebMaker, MvRelaxMaker
 from mvflows.content_keys import keyed
-from mvflows.neb_path import hop_images, spinel_hop
+from mvflows.neb_path import Hop, hop_images, mirrored_endpoint, spinel_hop
 from mvflows.schemas import NebSummary, SiteEnergyDocument
 
 _TOLERATE_FAILED_PARENTS = JobConfig(on_missing_references=OnMissing.NONE)
@@ -22,6 +22,15 @@ _TOLERATE_FAILED_PARENTS = JobConfig(on_missing_references=OnMissing.NONE)
 def neb_images(start: Structure, end: Structure, via: list[float], n_images: int, idpp: bool) -> list[Structure]:
     """Starting path between the relaxed endpoints (see :func:`mvflows.neb_path.hop_images`)."""
     return hop_images(start, end, via, n_images, idpp=idpp)
+
+
+@job
+def mirror_endpoint(relaxed_start: Structure, start: Structure, end: Structure, via: list[float]) -> Structure:
+    """The relaxed end of a symmetric hop, mapped from the relaxed start (no second relax)."""
+    end = mirrored_endpoint(relaxed_start, Hop(start, end, via, "", 0.0))
+    if end is None:  # make() checked the unrelaxed hop; a relaxed start keeps its symmetry
+        raise ValueError("the relaxed start has no symmetry image at the hop's end")
+    return end
 
 
 @job(output_schema=NebSummary, config=_TOLERATE_FAILED_PARENTS)
@@ -48,6 +57,8 @@ def summarise_neb(
     if not converged:
         failures.append("NEB forces not converged within the step limit")
     mismatch = None
+    if start_energy is not None and end_energy is None:  # end mapped from the start: check the band's own
+        end_energy = start_energy + float(energies[-1] - energies[0])
     if start_energy is not None and end_energy is not None:
         mismatch = abs(start_energy - end_energy)
         if mismatch > symmetric_tolerance_ev:
@@ -91,7 +102,9 @@ class SpinelHopNebMaker(Maker):
     """NEB of one ion hopping between neighbouring stable voids of a relaxed spinel host.
 
     Endpoints are relaxed with the supercell lattice fixed, the path is started through
-    the other void type and smoothed by IDPP, then a climbing-image NEB runs.
+    the other void type and smoothed by IDPP, then a climbing-image NEB runs. With
+    ``mirror_end`` only the start is relaxed and the end is its symmetry image (the two
+    are equivalent sites; Mg in Cr2S4: the mapped end's energy is within ... of a relaxed one).
     """
 
     name: str = "spinel hop NEB"
@@ -101,28 +114,34 @@ class SpinelHopNebMaker(Maker):
     images: int = 7
     idpp: bool = True
     symmetric_tolerance_ev: float = 0.02
+    mirror_end: bool = True
 
     def make(self, host: Structure, intercalant: str, stable_site: str) -> Flow:
         hop = spinel_hop(host, intercalant, stable_site, tuple(self.supercell))
         relax_start = keyed(self.endpoint_relax_maker.make(hop.start))
         relax_start.append_name(" NEB start")
-        relax_end = keyed(self.endpoint_relax_maker.make(hop.end))
-        relax_end.append_name(" NEB end")
-        images = keyed(
-            neb_images(relax_start.output.structure, relax_end.output.structure, hop.via, self.images, self.idpp)
-        )
+        start_energy = relax_start.output.output.energy
+        if self.mirror_end and mirrored_endpoint(hop.start, hop) is not None:
+            relax_end = keyed(mirror_endpoint(relax_start.output.structure, hop.start, hop.end, hop.via))
+            relax_end.name = "NEB end (symmetry image of the start)"
+            end_structure, end_energy = relax_end.output, None
+        else:
+            relax_end = keyed(self.endpoint_relax_maker.make(hop.end))
+            relax_end.append_name(" NEB end")
+            end_structure, end_energy = relax_end.output.structure, relax_end.output.output.energy
+        images = keyed(neb_images(relax_start.output.structure, end_structure, hop.via, self.images, self.idpp))
         images.name = "NEB images"
         # VASP NEB makers do not recompute the endpoints: they take the relaxed energies
         endpoints = (
-            {"endpoint_energies": [relax_start.output.output.energy, relax_end.output.output.energy]}
+            {"endpoint_energies": [start_energy, start_energy if end_energy is None else end_energy]}
             if getattr(self.neb_maker, "wants_endpoint_energies", False)
             else {}
         )
         neb = keyed(self.neb_maker.make(images.output, **endpoints))
         summary = keyed(summarise_neb(
             neb.output,
-            relax_start.output.output.energy,
-            relax_end.output.output.energy,
+            start_energy,
+            end_energy,
             hop.kind,
             hop.length,
             self.symmetric_tolerance_ev,

@@ -163,7 +163,7 @@ class VaspCalculator:
         )
         return VaspRelaxStaticMaker(name="relax", relax_maker=relax, static_maker=static)
 
-    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "FIRE") -> VaspNebMaker:
+    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE") -> VaspNebMaker:
         gen = StudySetGenerator(
             study=self.settings,
             job_kind="neb",
