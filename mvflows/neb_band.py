@@ -178,6 +178,7 @@ class BandNEB(NEB):
                 src, dst = self.images[k], self.images[m]
                 dst.calc.push(dst, src.calc.results["energy"], self.mirror.vectors(src.calc.results["forces"]))
         forces = super().get_forces()
+        self._last_forces = forces
         if self.mirror is None:
             return forces
         n = self.natoms
@@ -192,9 +193,8 @@ class BandNEB(NEB):
         return forces
 
     def get_residual(self):  # type: ignore[no-untyped-def]
-        """Largest atomic NEB force of the band as moved (ASE's own misses the mirror's changes)."""
-        if self.mirror is None:
-            return super().get_residual()
+        """Largest atomic NEB force of the band as moved: ASE's own misses the mirror's
+        changes, and is empty for a one-image band."""
         return float(np.sqrt((self._last_forces.reshape(-1, 3) ** 2).sum(axis=1)).max())
 
 

@@ -101,3 +101,12 @@ def test_an_ode_band_that_gives_up_is_finished_by_fire(monkeypatch):
                    neb_kwargs={"climb": True, "method": "improvedtangent"}, optimizer="ODE")
     assert run.result.state == "successful" and run.max_neb_force < 0.02
     assert any("finished with FIRE" in t for t in run.result.tags)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_ode_band_converges_with_one_or_more_images(n):
+    _, atoms = _band("tet", n=n)
+    structures = [AseAtomsAdaptor.get_structure(a) for a in atoms]
+    run = run_band(structures, LJEvaluator(), fmax=0.02, steps=400,
+                   neb_kwargs={"climb": True, "method": "improvedtangent"}, optimizer="ODE")
+    assert run.result.state == "successful" and run.max_neb_force < 0.02
