@@ -147,8 +147,9 @@ def _idpp(images: list[Structure], fmax: float = 0.1) -> list[Structure]:
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
     for a in atoms:
         a.set_constraint(FixAtoms(indices=[len(a) - 1]))
-    # fmax 0.1 on the IDPP surface: 1.4 s for the 97-atom spinel band, 9.4 s at 0.05, and the
-    # NEB from it needs no more force calls (Mg in Cr2S4, benchmarks/neb.py)
+    # fmax 0.1 on the IDPP surface: 1.4 s for the 97-atom spinel band (few or no steps: the
+    # two-leg path through the void is already close), 9.4 s at 0.05, and the NEB from it
+    # needed no more force calls (Mg in Cr2S4, benchmarks/neb.py)
     idpp_interpolate(atoms, traj=None, log=None, fmax=fmax, mic=True, steps=200)
     for a in atoms:
         a.set_constraint()
