@@ -103,7 +103,7 @@ def test_relax_and_neb_incar_for_mg_in_cr2s4(tmp_path, calc, spec):
     assert Kpoints.from_file(d / "KPOINTS").kpts[0] == (14, 14, 14)
     check_inputs(d, spec)  # passes
 
-    neb = calc.neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True, optimizer="FIRE")
+    neb = calc.neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True, optimizer=spec.optimizer)
     d = _write_neb(tmp_path / "neb", neb, _hop_images(spec.neb_images))
     incar = Incar.from_file(d / "INCAR")
     assert incar["IMAGES"] == spec.neb_images and incar["LCLIMB"] is True and incar["EDIFF"] == 1e-4
