@@ -31,6 +31,32 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
+READ_STORES_HELP = "store URI or configs/*.yaml (default ./mvflows_data); repeat to read several stores"
+
+
+def _read_results(stores: list[str] | None, host: str | None = None, intercalant: str | None = None) -> list[dict]:
+    """Pair results of every given store (e.g. a laptop's embedded store and the cluster's MongoDB).
+
+    A document found in several stores (same host, intercalant and calculator) is kept
+    once, from the first store that has it.
+    """
+    from mvflows.store import RESULT_KEY, StoreError, query_results, results_store
+
+    seen: set[tuple] = set()
+    docs: list[dict] = []
+    for uri in stores or [None]:
+        try:
+            found = query_results(results_store(uri), host=host, intercalant=intercalant)
+        except StoreError as exc:
+            _fail(str(exc))
+        for doc in found:
+            key = tuple(doc.get(k) for k in RESULT_KEY)
+            if key not in seen:
+                seen.add(key)
+                docs.append(doc)
+    return docs
+
+
 def _write_timings(work_dir: Path, campaign: str, wall: float, report) -> None:  # type: ignore[no-untyped-def]
     """Per-job wall times of this run (benchmarks/campaign.py reads them)."""
     import json
@@ -140,19 +166,15 @@ def run(
 
 @app.command()
 def results(
-    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    store: Optional[list[str]] = typer.Option(None, "--store", help=READ_STORES_HELP),
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="table, csv or json"),
     host: Optional[str] = typer.Option(None, "--host", help="only this host, e.g. Cr2S4"),
     intercalant: Optional[str] = typer.Option(None, "--intercalant", help="only this ion, e.g. Mg"),
 ) -> None:
     """Print the stored pair results."""
     from mvflows.reporting import notes, table, to_csv, to_json
-    from mvflows.store import StoreError, query_results, results_store
 
-    try:
-        docs = query_results(results_store(store), host=host, intercalant=intercalant)
-    except StoreError as exc:
-        _fail(str(exc))
+    docs = _read_results(store, host=host, intercalant=intercalant)
     if fmt is Fmt.json:
         sys.stdout.write(to_json(docs) + "\n")
     elif fmt is Fmt.csv:
@@ -165,25 +187,22 @@ def results(
 
 @app.command()
 def validate(
-    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    store: Optional[list[str]] = typer.Option(None, "--store", help=READ_STORES_HELP),
     output: Path = typer.Option(Path("report.md"), "-o", "--output", help="Markdown report to write"),
     reference: Optional[Path] = typer.Option(None, "--reference", help="reference file (default: the shipped one)"),
 ) -> None:
     """Write a report: every published value beside the computed one, MAE per quantity and model, trends."""
-    from mvflows.store import StoreError, query_results, resolve_uri, results_store
+    from mvflows.store import resolve_uri
     from mvflows.validation import compare, load_reference, to_markdown
 
     try:
         ref = load_reference(str(reference) if reference else None)
     except (OSError, ValueError) as exc:
         _fail(f"cannot read reference file: {exc}")
-    try:
-        docs = query_results(results_store(store))
-    except StoreError as exc:
-        _fail(str(exc))
+    docs = _read_results(store)
     report = compare(docs, ref)
     try:
-        output.write_text(to_markdown(report, resolve_uri(store)))
+        output.write_text(to_markdown(report, ", ".join(resolve_uri(u) for u in store or [None])))
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror}")
     computed = sum(c.computed is not None for c in report.comparisons)
@@ -197,30 +216,26 @@ def validate(
 @app.command()
 def plot(
     kind: str = typer.Argument(..., help="hull, neb, site-barrier or voltage-capacity"),
-    store: Optional[str] = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    store: Optional[list[str]] = typer.Option(None, "--store", help=READ_STORES_HELP),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="image file, .png or .svg (default KIND.png)"),
 ) -> None:
     """Draw one of the study's figures from the stored pair results."""
     from mvflows.plotting import KINDS, NothingToPlot
     from mvflows.plotting import plot as draw
-    from mvflows.store import StoreError, query_results, results_store
 
     if kind not in KINDS:
         _fail(f"unknown figure {kind!r} (one of: {', '.join(KINDS)})")
     output = output or Path(f"{kind}.png")
     if output.suffix.lower() not in (".png", ".svg"):
         _fail(f"output {output} must end in .png or .svg")
-    try:
-        docs = query_results(results_store(store))
-    except StoreError as exc:
-        _fail(str(exc))
+    docs = _read_results(store)
     try:
         draw(kind, docs, output)
     except NothingToPlot as exc:
         _fail(f"nothing to plot: {exc}", EXIT_INCOMPLETE)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror}")
-    err.print(f"mvflows: wrote {output} ({len(docs)} pair results in the store)", highlight=False)
+    err.print(f"mvflows: wrote {output} ({len(docs)} pair results)", highlight=False)
 
 
 from mvflows.cli_cluster import register as _register_cluster  # noqa: E402 - needs app, _fail

@@ -87,7 +87,12 @@ def _profiles(doc: dict[str, Any]) -> list[tuple[str, list[float]]]:
 
 
 def neb_profiles(docs: list[dict[str, Any]], ax: plt.Axes) -> None:
-    curves = [p for d in docs for p in _profiles(d)]
+    models = {d.get("calculator") for d in docs}
+    curves = [  # name the model when several are drawn together (stores read side by side)
+        (f"{label} [{str(d.get('calculator')).split(':')[-1]}]" if len(models) > 1 else label, e)
+        for d in docs
+        for label, e in _profiles(d)
+    ]
     if not curves:
         raise NothingToPlot("no pair in the store has an NEB energy profile")
     for label, energies in curves:

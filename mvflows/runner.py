@@ -19,7 +19,7 @@ from pathlib import Path
 import networkx as nx
 from jobflow import Flow, Job, JobStore
 from jobflow.core.flow import get_flow
-from jobflow.core.reference import OnMissing
+from jobflow.core.reference import OnMissing, find_and_get_references
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -34,10 +34,20 @@ class RunReport:
     seconds: list[tuple[str, float]] = field(default_factory=list)  # (job name, wall s) of jobs run
 
 
-def finished(store: JobStore, uuid: str) -> bool:
-    """True when the latest stored output of ``uuid`` exists (None marks a replaced job)."""
+def finished(store: JobStore, uuid: str, _seen: set[str] | None = None) -> bool:
+    """True when the latest stored output of ``uuid`` exists and so does all it points to.
+
+    None marks a replaced job. A job replaced by a sub-flow (the insertion steps) ends with
+    an output that is a reference to the sub-flow's last job; if that sub-flow failed, the
+    reference dangles and the job must run again to rebuild it, or a re-run would reuse
+    the job and every dependant would fail on the missing reference.
+    """
     doc = store.query_one({"uuid": uuid}, properties=["output", "index"], sort={"index": -1})
-    return doc is not None and doc.get("output") is not None
+    if doc is None or doc.get("output") is None:
+        return False
+    seen = _seen if _seen is not None else set()
+    seen.add(uuid)
+    return all(ref.uuid in seen or finished(store, ref.uuid, seen) for ref in find_and_get_references(doc["output"]))
 
 
 def _ordered(flow: Flow) -> list[tuple[Job, list[str]]]:

@@ -74,3 +74,23 @@ def test_results_on_empty_store(tmp_path):
 def test_results_unreachable(tmp_path):
     result = _mvflows("results", "--store", "mongodb://127.0.0.1:1/x")
     assert result.returncode == 2 and "cannot reach store" in result.stderr
+
+
+def test_results_read_from_several_stores(tmp_path):
+    """Results of two stores (e.g. laptop and cluster) are read together, each pair once."""
+    from mvflows.schemas import PairResult
+    from mvflows.store import publish_result, results_store
+
+    def result(host, v):
+        return PairResult(campaign="t", host=host, intercalant="Mg", formula_discharged=f"Mg{host}", voltage_v=v,
+                          calculator="forcefield:SevenNet", state="successful")
+
+    first, second = str(tmp_path / "a"), str(tmp_path / "b")
+    publish_result(results_store(first), result("Cr2S4", 1.0))
+    publish_result(results_store(second), result("Cr2S4", 9.0))  # same pair: the first store's wins
+    publish_result(results_store(second), result("Ti2S4", 0.7))
+    got = _mvflows("results", "--store", first, "--store", second, "--format", "json")
+    assert got.returncode == 0, got.stderr
+    assert sorted((d["host"], d["voltage_v"]) for d in json.loads(got.stdout)) == [("Cr2S4", 1.0), ("Ti2S4", 0.7)]
+    bad = _mvflows("results", "--store", first, "--store", "mongodb://127.0.0.1:1/x")
+    assert bad.returncode == 2 and len(_error_lines(bad.stderr)) == 1

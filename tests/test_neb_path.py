@@ -75,3 +75,20 @@ def test_mirrored_endpoint_is_the_symmetry_image_of_the_start(site):
     assert energies[0] == pytest.approx(energies[1], abs=1e-6)
     assert np.allclose(fmax[0], fmax[1], atol=1e-6)
     assert _frac_dist(end, end[-1].coords, hop.end[-1].coords) < 0.3  # the ion sits at the hop's end
+
+
+def test_a_host_with_broken_symmetry_still_gives_its_hop_without_a_mirror():
+    """CHGNet relaxed Cr2S4 off the spinel symmetry (legs 2.051/1.973 Å); the hop must not fail."""
+    from mvflows.neb_path import hop_mirror
+
+    host = charged_spinel("Cr")
+    rng = np.random.default_rng(0)
+    for i, site in enumerate(host):
+        if site.specie.symbol == "S":
+            host.translate_sites([i], rng.normal(0.0, 0.3, 3), frac_coords=False)
+    hop = spinel_hop(host, "Mg", "tet")
+    legs = (np.linalg.norm(np.asarray(hop.via) - hop.start.cart_coords[-1]),
+            _frac_dist(hop.end, hop.end.cart_coords[-1], hop.via))
+    assert abs(legs[0] - legs[1]) > 0.05  # beyond what spinel_hop used to reject
+    assert hop.start[-1].specie.symbol == hop.end[-1].specie.symbol == "Mg"
+    assert hop_mirror(hop) is None  # so both endpoints are relaxed

@@ -44,3 +44,18 @@ def test_plot_cli_errors(tmp_path):
     assert out.returncode == 2 and "png or .svg" in out.stderr
     out = _mvflows("plot", "neb", "--store", "mongomock://p", "-o", str(tmp_path / "x.png"))
     assert out.returncode == 1 and "nothing to plot" in out.stderr
+
+
+def test_neb_legend_names_the_model_when_stores_hold_several(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from mvflows.plotting import neb_profiles
+
+    two = [{**DOCS[0], "calculator": "forcefield:SevenNet"}, {**DOCS[0], "calculator": "forcefield:CHGNet"}]
+    fig, ax = plt.subplots()
+    neb_profiles(two, ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("[SevenNet]" in t for t in labels) and any("[CHGNet]" in t for t in labels)
+    fig, ax = plt.subplots()
+    neb_profiles(two[:1], ax)
+    assert not any("[" in t.get_text() for t in ax.get_legend().get_texts())

@@ -33,6 +33,21 @@ def test_embedded_store_survives_the_process(tmp_path):
     assert len(query_results(results_store(path))) == 1
 
 
+def test_embedded_store_writes_reach_disk_and_memory_alike(tmp_path):
+    """Reads come from the in-memory copy; every write and removal must also be on disk."""
+    path = str(tmp_path / "db")
+    store = job_store(path).docs_store
+    # keys with '.' occur in real outputs (species such as 'S1.50-' in a composition)
+    store.update([{"uuid": "a", "index": 1, "output": 1}, {"uuid": "b", "index": 1, "output": {"S1.50-": 2}}])
+    store.update({"uuid": "a", "index": 1, "output": 3})  # upsert on the store's key
+    store.remove_docs({"uuid": "b"})
+    fresh = job_store(path).docs_store  # a new connection reads the disk
+    for s in (store, fresh):
+        assert [(d["uuid"], d["output"]) for d in s.query({}, properties=["uuid", "output"])] == [("a", 3)]
+    fresh.update({"uuid": "c", "index": 1, "output": 4})
+    assert job_store(path).docs_store.count() == 2
+
+
 def test_unreachable_mongodb_is_one_line():
     with pytest.raises(StoreError) as info:
         job_store("mongodb://127.0.0.1:1/mvflows")

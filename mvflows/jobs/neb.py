@@ -12,7 +12,7 @@ from pymatgen.core import Structure
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
 from mvflows.calculators import MvNebMaker, MvRelaxMaker
 from mvflows.content_keys import keyed
-from mvflows.neb_path import Hop, hop_images, mirrored_endpoint, spinel_hop
+from mvflows.neb_path import Hop, hop_images, hop_mirror, mirrored_endpoint, spinel_hop
 from mvflows.schemas import NebSummary, SiteEnergyDocument
 
 _TOLERATE_FAILED_PARENTS = JobConfig(on_missing_references=OnMissing.NONE)
@@ -121,7 +121,7 @@ class SpinelHopNebMaker(Maker):
         relax_start = keyed(self.endpoint_relax_maker.make(hop.start))
         relax_start.append_name(" NEB start")
         start_energy = relax_start.output.output.energy
-        if self.mirror_end and mirrored_endpoint(hop.start, hop) is not None:
+        if self.mirror_end and hop_mirror(hop) is not None:
             relax_end = keyed(mirror_endpoint(relax_start.output.structure, hop.start, hop.end, hop.via))
             relax_end.name = "NEB end (symmetry image of the start)"
             end_structure, end_energy = relax_end.output, None

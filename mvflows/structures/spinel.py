@@ -30,27 +30,36 @@ def lattice_constant(redox_metal: str, intercalant: str | None = None) -> float:
     return _FRAMEWORK_A[redox_metal] + (_INTERCALANT_DA.get(intercalant, 0.2) if intercalant else 0.0)
 
 
-def _orbit(a: float, symbol: str, coords: tuple[float, float, float]) -> np.ndarray:
-    """Fractional coordinates (primitive basis) of one Wyckoff orbit, deduplicated."""
-    conv = Structure.from_spacegroup("Fd-3m", Lattice.cubic(a), [symbol], [coords])
-    frac = conv.cart_coords @ np.linalg.inv(_PRIMITIVE_BASIS * a)
-    frac = np.round(frac % 1.0, 8) % 1.0
-    unique: list[np.ndarray] = []
-    for f in frac:
-        if not any(np.allclose(_wrap(f - g), 0, atol=1e-6) for g in unique):
-            unique.append(f)
-    return np.array(sorted(unique, key=tuple))
+def _orbits(coords: dict[str, tuple[float, float, float]]) -> dict[str, np.ndarray]:
+    """Fractional coordinates (primitive basis) of Wyckoff orbits of Fd-3m, deduplicated.
+
+    One ``from_spacegroup`` call for all orbits: building pymatgen's Fd-3m group takes
+    ~0.7 s, and this runs at import of every ``mvflows`` command.
+    """
+    labels = list(coords)
+    dummies = ["H", "He", "Li", "Be"][: len(labels)]  # one species per orbit, to split them again
+    conv = Structure.from_spacegroup("Fd-3m", Lattice.cubic(10.0), dummies, [coords[k] for k in labels])
+    out = {}
+    for label, dummy in zip(labels, dummies, strict=True):
+        cart = np.array([site.coords for site in conv if site.specie.symbol == dummy])
+        frac = np.round((cart @ np.linalg.inv(_PRIMITIVE_BASIS * 10.0)) % 1.0, 8) % 1.0
+        unique: list[np.ndarray] = []
+        for f in frac:
+            if not any(np.allclose(_wrap(f - g), 0, atol=1e-6) for g in unique):
+                unique.append(f)
+        out[label] = np.array(sorted(unique, key=tuple))
+    return out
 
 
 def _wrap(d: np.ndarray) -> np.ndarray:
     return d - np.round(d)
 
 
-# Void and framework positions in the primitive basis (a does not matter for fractions).
-TET_SITES = _orbit(10.0, "Mg", (0.0, 0.0, 0.0))  # 8a: 2 per primitive cell
-OCT_SITES = _orbit(10.0, "Mg", (0.125, 0.125, 0.125))  # 16c: 4 per primitive cell
-_B_SITES = _orbit(10.0, "Cr", (0.625, 0.625, 0.625))  # 16d: 4
-_S_SITES = _orbit(10.0, "S", (_U_ORIGIN2 + 0.125,) * 3)  # 32e: 8
+# Void and framework positions in the primitive basis (the lattice constant does not
+# matter for fractions): 8a tet (2 per primitive cell), 16c oct (4), 16d B (4), 32e S (8).
+_ORBITS = _orbits({"8a": (0.0, 0.0, 0.0), "16c": (0.125, 0.125, 0.125), "16d": (0.625, 0.625, 0.625),
+                   "32e": (_U_ORIGIN2 + 0.125,) * 3})
+TET_SITES, OCT_SITES, _B_SITES, _S_SITES = (_ORBITS[k] for k in ("8a", "16c", "16d", "32e"))
 
 # Half of the 16c sites for A at composition AB2S4: in the 14-atom cell the four 16c
 # sites form one regular tetrahedron, so every pair is equally spread; take the first.
