@@ -111,16 +111,6 @@ class LockedMontyStore(MontyStore):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    @contextlib.contextmanager
-    def _on_disk(self):  # type: ignore[no-untyped-def]
-        """Point the store at the disk collection (under the lock) for one write."""
-        with self._locked():
-            self._coll = self._disk
-            try:
-                yield
-            finally:
-                self._coll = self._memory
-
     def update(self, docs, key=None):  # type: ignore[no-untyped-def]
         """Upsert on ``key``: one pass over the disk per batch, not one per document.
 
@@ -135,9 +125,9 @@ class LockedMontyStore(MontyStore):
         _upsert(self._memory, fields, batch)
 
     def remove_docs(self, criteria):  # type: ignore[no-untyped-def]
-        with self._on_disk():
-            super().remove_docs(criteria)
-        super().remove_docs(criteria)
+        with self._locked():
+            self._disk.delete_many(criteria)
+        self._memory.delete_many(criteria)
 
 
 def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict]) -> None:
