@@ -45,6 +45,7 @@ def main() -> None:
     p.add_argument("--store", default=None, help="store directory (default: a fresh temporary one)")
     p.add_argument("--model", default=None)
     p.add_argument("--out", default="campaign.json")
+    p.add_argument("--jobs", type=int, default=None, help="jobs at once (default: mvflows run's own default)")
     p.add_argument("--note", default=None, help="free text stored with the result (e.g. what else ran)")
     args = p.parse_args()
     tmp = None
@@ -56,6 +57,8 @@ def main() -> None:
            "--no-progress"]
     if args.model:
         cmd += ["--model", args.model]
+    if args.jobs:
+        cmd += ["--jobs", str(args.jobs)]
     print(" ".join(cmd[3:]), flush=True)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd)
@@ -83,7 +86,10 @@ def main() -> None:
         "jobs_run": timings["ran"],
         "jobs_reused": timings["reused"],
         "jobs_failed": timings["failed"],
+        "jobs_at_once": timings.get("slots", 1),
+        # seconds each job took, summed per type: with several jobs at once they add up to more than wall_s
         "per_job_type": dict(per_type),
+        "job_seconds_total": sum(t["s"] for t in per_type.values()),
         "pairs_table": [{k: r.get(k) for k in ("host", "intercalant", "stable_site", "delta_e_site_ev", "voltage_v",
                                                "capacity_mah_g", "barrier_ev", "neb_skipped_reason", "state")}
                         for r in results],

@@ -57,14 +57,35 @@ def _read_results(stores: list[str] | None, host: str | None = None, intercalant
     return docs
 
 
-def _write_timings(work_dir: Path, campaign: str, wall: float, report) -> None:  # type: ignore[no-untyped-def]
+def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:  # type: ignore[no-untyped-def]
     """Per-job wall times of this run (benchmarks/campaign.py reads them)."""
     import json
 
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "timings.json").write_text(json.dumps(
-        {"campaign": campaign, "wall_s": wall, "ran": report.ran, "reused": report.reused,
+        {"campaign": campaign, "wall_s": wall, "slots": slots, "ran": report.ran, "reused": report.reused,
          "failed": len(report.failed), "jobs": report.seconds}, indent=1))
+
+
+def _job_slots(requested: int | None, kind: str) -> int:
+    """How many jobs run at once: force-field jobs one per core; VASP jobs use every core each.
+
+    Fake VASP swaps VASP out inside this process only, so its jobs cannot go to workers.
+    """
+    if requested is None and os.environ.get("MVFLOWS_JOBS", "").strip():
+        try:
+            requested = int(os.environ["MVFLOWS_JOBS"])
+        except ValueError:
+            _fail(f"MVFLOWS_JOBS must be a whole number, not {os.environ['MVFLOWS_JOBS']!r}")
+        if requested < 1:
+            _fail(f"MVFLOWS_JOBS must be at least 1, not {requested}")
+    if kind == "fake-vasp":
+        return 1
+    if requested is None:
+        from mvflows.image_workers import available_cores
+
+        return available_cores() if kind == "forcefield" else 1
+    return requested
 
 
 @app.command()
@@ -78,6 +99,10 @@ def run(
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="scratch directory for job files"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     fresh: bool = typer.Option(False, "--fresh", help="recompute everything instead of reusing finished jobs"),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", min=1,
+        help="jobs run at once, one core each (default: $MVFLOWS_JOBS, else every core for a force field, 1 for VASP)",
+    ),
 ) -> None:
     """Run every pair of CAMPAIGN here, on the campaign's calculator, and print the table.
 
@@ -95,6 +120,7 @@ def run(
         camp = load_campaign(campaign, overrides)
     except CampaignError as exc:
         _fail(str(exc))
+    slots = _job_slots(jobs, camp.calculator.kind)
     try:
         uri = resolve_uri(store)
         js = job_store(uri)
@@ -118,7 +144,7 @@ def run(
     pairs = camp.pair_list()
     err.print(
         f"mvflows: campaign [bold]{camp.name}[/bold]: {len(pairs)} pairs, model {camp.calculator.model}, "
-        f"store {uri}",
+        f"store {uri}, {slots} job{'s' if slots > 1 else ''} at once",
         highlight=False,
     )
     start = time.perf_counter()
@@ -135,9 +161,9 @@ def run(
 
         runs_on = fake_vasp(FakeVaspSpec.from_campaign(camp))
     with runs_on:
-        report = run_flow(flow, js, work_dir, fresh=fresh, show_progress=progress, console=err)
+        report = run_flow(flow, js, work_dir, fresh=fresh, show_progress=progress, console=err, jobs=slots)
     wall = time.perf_counter() - start
-    _write_timings(Path(work_dir), camp.name, wall, report)
+    _write_timings(Path(work_dir), camp.name, wall, report, slots)
 
     from mvflows.reporting import notes, table
 

@@ -29,7 +29,12 @@ Evaluate = Callable[[Sequence[Atoms]], list[tuple[float, np.ndarray]]]
 
 
 def available_cores() -> int:
-    """Cores this process may use (SLURM's cpus_per_task shows up as the affinity mask)."""
+    """Cores this process may use (SLURM's cpus_per_task shows up as the affinity mask).
+
+    A job run by :mod:`mvflows.job_workers` next to others gets the one core it was given.
+    """
+    if os.environ.get("MVFLOWS_JOB_CORES", "").isdigit():
+        return max(int(os.environ["MVFLOWS_JOB_CORES"]), 1)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux

@@ -60,6 +60,16 @@ def test_run_bad_input(tmp_path, text, store, message):
         assert js.count() == 0 and js.additional_stores["results"].count() == 0
 
 
+@pytest.mark.parametrize("value", ["two", "0"])
+def test_bad_job_count_is_refused_before_any_work(tmp_path, monkeypatch, value):
+    (tmp_path / "c.yaml").write_text(GOOD)
+    monkeypatch.setenv("MVFLOWS_JOBS", value)
+    res = _mvflows("run", str(tmp_path / "c.yaml"), "--store", str(tmp_path / "s"))
+    assert res.returncode == 2
+    assert _error_lines(res.stderr) and "MVFLOWS_JOBS must be" in _error_lines(res.stderr)[0]
+    assert not (tmp_path / "s").exists()
+
+
 def test_missing_campaign_file(tmp_path):
     result = _mvflows("run", str(tmp_path / "nope.yaml"), "--store", str(tmp_path / "s"))
     assert result.returncode == 2 and "cannot read campaign file" in result.stderr

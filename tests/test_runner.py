@@ -1,7 +1,10 @@
 """The in-process runner: reuse of finished jobs, failure isolation, no stale results."""
 
+import os
+import time
 from pathlib import Path
 
+import pytest
 from jobflow import Flow, JobConfig, JobStore, OnMissing, Response, job
 from maggma.stores import MemoryStore
 
@@ -23,7 +26,12 @@ def summary(value: int | None) -> dict:
     return {"value": value}
 
 
-def test_rerun_recomputes_a_result_written_while_its_parent_had_failed(tmp_path):
+# every behaviour holds for the in-process runner and for jobs run in worker processes
+JOBS = pytest.mark.parametrize("jobs", [1, 2], ids=["in-process", "2-workers"])
+
+
+@JOBS
+def test_rerun_recomputes_a_result_written_while_its_parent_had_failed(tmp_path, jobs):
     flag = tmp_path / "crash"
     flag.touch()
 
@@ -33,14 +41,14 @@ def test_rerun_recomputes_a_result_written_while_its_parent_had_failed(tmp_path)
 
     b = build().jobs[1]
     store = JobStore(MemoryStore())
-    first = run_flow(build(), store, tmp_path / "w", show_progress=False)
+    first = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
     assert len(first.failed) == 1 and first.ran == 1
     assert store.query_one({"uuid": b.uuid})["output"] == {"value": None}
     flag.unlink()  # the cause is fixed; rerunning continues where it stopped
-    second = run_flow(build(), store, tmp_path / "w", show_progress=False)
+    second = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
     assert second.failed == {} and second.ran == 2 and second.reused == 0
     assert store.query_one({"uuid": b.uuid}, sort={"index": -1})["output"] == {"value": 42}
-    third = run_flow(build(), store, tmp_path / "w", show_progress=False)
+    third = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
     assert third.ran == 0 and third.reused == 2
 
 
@@ -51,7 +59,8 @@ def grow(flag: str) -> Response:
     return Response(replace=Flow([inner], output=inner.output))
 
 
-def test_rerun_rebuilds_a_replaced_job_whose_sub_flow_had_failed(tmp_path):
+@JOBS
+def test_rerun_rebuilds_a_replaced_job_whose_sub_flow_had_failed(tmp_path, jobs):
     flag = tmp_path / "crash"
     flag.touch()
 
@@ -61,11 +70,52 @@ def test_rerun_rebuilds_a_replaced_job_whose_sub_flow_had_failed(tmp_path):
 
     b = build().jobs[1]
     store = JobStore(MemoryStore())
-    first = run_flow(build(), store, tmp_path / "w", show_progress=False)
+    first = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
     assert len(first.failed) == 1  # the sub-flow's job
     flag.unlink()
-    second = run_flow(build(), store, tmp_path / "w", show_progress=False)
+    second = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
     assert second.failed == {}
     assert store.query_one({"uuid": b.uuid}, sort={"index": -1})["output"] == {"value": 42}
-    third = run_flow(build(), store, tmp_path / "w", show_progress=False)
+    third = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
     assert third.ran == 0 and third.failed == {}
+
+
+@job
+def stamp(seconds: float) -> dict:
+    """Sleeps, and says in which process and when it ran."""
+    t0 = time.time()
+    time.sleep(seconds)
+    return {"pid": os.getpid(), "start": t0, "end": time.time()}
+
+
+@job
+def spread(a: dict, b: dict) -> list:
+    return sorted([a["pid"], b["pid"]])
+
+
+def test_independent_jobs_run_side_by_side_in_workers(tmp_path):
+    a, b = keyed(stamp(1.5)), keyed(stamp(1.5))
+    b.function_args = (1.6,)  # a different job (content keys would merge equal ones)
+    b = keyed(b)
+    store = JobStore(MemoryStore())
+    report = run_flow(Flow([a, b, keyed(spread(a.output, b.output))]), store, tmp_path / "w", show_progress=False, jobs=2)
+    assert report.failed == {} and report.ran == 3
+    out_a, out_b = (store.query_one({"uuid": j.uuid})["output"] for j in (a, b))
+    assert os.getpid() not in (out_a["pid"], out_b["pid"])  # computed in workers, stored by the runner
+    assert out_a["pid"] != out_b["pid"]
+    assert out_a["start"] < out_b["end"] and out_b["start"] < out_a["end"]  # they overlapped
+
+
+@job
+def die() -> int:
+    os._exit(3)  # a worker killed outright, e.g. by the out-of-memory killer
+
+
+def test_a_worker_that_dies_fails_its_job_and_the_run_goes_on(tmp_path):
+    dead, fine = keyed(die()), keyed(flaky(str(tmp_path / "no-flag")))
+    store = JobStore(MemoryStore())
+    report = run_flow(Flow([dead, keyed(summary(dead.output)), fine]), store, tmp_path / "w", show_progress=False, jobs=2)
+    assert len(report.failed) >= 1
+    assert any("died" in m for m in report.failed.values())
+    again = run_flow(Flow([keyed(flaky(str(tmp_path / "no-flag")))]), store, tmp_path / "w", show_progress=False, jobs=2)
+    assert again.failed == {} and again.ran + again.reused == 1

@@ -1,0 +1,83 @@
+"""Run whole jobs in worker processes, one core each, so independent jobs share the machine.
+
+A force-field job gains little from a second torch thread (SevenNet-0 on the 97-atom
+spinel supercell: 1.25 s per call on one thread, 1.1 s on two), so two one-thread jobs
+side by side do ~1.8x the work of one two-thread job. The scheduler in
+:mod:`mvflows.runner` stays the only process that talks to the store: it resolves a job's
+inputs, ships the resolved job here, and writes back the documents the job produced in a
+throw-away in-memory store. Workers therefore never read a stale copy of the store, and
+MongoDB and the embedded store behave alike. Like :mod:`mvflows.image_workers`, this
+module imports nothing heavy at the top, because every spawned worker imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+# Cores one job may use; read by image_workers.available_cores inside a worker.
+JOB_CORES_ENV = "MVFLOWS_JOB_CORES"
+
+
+def _worker_init() -> None:
+    import warnings
+
+    os.environ[JOB_CORES_ENV] = "1"
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_job(job_dict: dict, job_dir: str, store_names: list[str]) -> dict[str, Any]:
+    """Run one resolved job against an in-memory store; return what it stored and its response.
+
+    Exceptions propagate to the scheduler, which records them as the job's failure.
+    """
+    from jobflow import Job, JobStore
+    from maggma.stores import MemoryStore
+    from monty.json import MontyDecoder
+
+    job: Job = MontyDecoder().process_decoded(job_dict)
+    store = JobStore(MemoryStore(), additional_stores={name: MemoryStore() for name in store_names})
+    store.connect()
+    path = Path(job_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with contextlib.chdir(path):
+        response = job.run(store=store)
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "docs": _all_docs(store.docs_store),
+        "blobs": {name: _all_docs(s) for name, s in store.additional_stores.items()},
+        "replace": _as_dict(response.replace),
+        "detour": _as_dict(response.detour),
+        "addition": _as_dict(response.addition),
+    }
+
+
+def _all_docs(store: Any) -> list[dict]:
+    return [{k: v for k, v in doc.items() if k != "_id"} for doc in store.query({})]
+
+
+def _as_dict(flow: Any) -> dict | None:
+    return None if flow is None else flow.as_dict()
+
+
+def job_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (forking a process that runs torch threads can hang)."""
+    from mvflows.image_workers import _without_main_import
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+    with _without_main_import():  # start them now, while __main__ is hidden from the children
+        for f in [pool.submit(os.getpid) for _ in range(workers)]:
+            f.result()
+    return pool
