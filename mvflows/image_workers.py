@@ -50,7 +50,26 @@ def _load_calculator(meta: str, kwargs: dict) -> Any:
     return ase_calculator(MLFF(meta), **kwargs)
 
 
+def exit_with_parent() -> None:
+    """End this worker when the process that started it is gone (e.g. ``kill -9`` of a run).
+
+    A pool worker waits on its task queue forever otherwise, holding its model in memory.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _worker_init(meta: str, kwargs_json: str) -> None:
+    exit_with_parent()
     import torch
 
     torch.set_num_threads(1)

@@ -27,6 +27,9 @@ JOB_CORES_ENV = "MVFLOWS_JOB_CORES"
 def _worker_init() -> None:
     import warnings
 
+    from mvflows.image_workers import exit_with_parent
+
+    exit_with_parent()
     os.environ[JOB_CORES_ENV] = "1"
     os.environ.setdefault("TQDM_DISABLE", "1")
     for category in (FutureWarning, DeprecationWarning, UserWarning):

@@ -1,10 +1,13 @@
-"""Run a campaign's Flow in this process: resumable, failure-isolating, with progress.
+"""Run a campaign's Flow on this machine: resumable, failure-isolating, with progress.
 
-jobflow's ``run_locally`` always recomputes everything. This runner walks the same graph
-in the same way (replace/detour/addition responses, ``on_missing_references``), but a job
-whose content-keyed uuid already has a finished output in the store is reused, not run
-(see :mod:`mvflows.content_keys`). A job that raises is recorded and its dependants are
-skipped unless they tolerate missing inputs (the pair result always runs).
+jobflow's ``run_locally`` always recomputes everything, one job at a time. This runner
+walks the same graph in the same way (replace/detour/addition responses,
+``on_missing_references``), but a job whose content-keyed uuid already has a finished
+output in the store is reused, not run (see :mod:`mvflows.content_keys`), and
+independent jobs can run side by side in worker processes (:mod:`mvflows.job_workers`).
+A job that raises is recorded and its dependants are skipped unless they tolerate
+missing inputs (the pair result always runs). A sub-flow a job returns runs before the
+job's dependants and ahead of later pairs.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -102,13 +106,6 @@ def run_flow(
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     store.connect()
-    report = RunReport()
-    errored: set[str] = set()
-    ran_now: set[str] = set()  # computed in this run: their dependants cannot be reused
-    done: set[str] = set()  # uuids whose job and sub-flows have all finished (or failed)
-    pending: list[_Node] = []
-    known: set[str] = set()  # uuids of every job of this run, to tell inputs from outside it
-    running: dict[Future, _Node] = {}
     show = show_progress and os.environ.get("MVFLOWS_NO_PROGRESS") != "1"
     progress = Progress(
         TextColumn("{task.description:<44}"),
@@ -118,160 +115,183 @@ def run_flow(
         console=console,
         disable=not show,
     )
-    task = progress.add_task("jobs", total=len(_all_jobs(flow)))
-    error_log = work_dir / "errors.log"
-    store_names = list(store.additional_stores)
-    pool = None
+    run = _Run(store, work_dir, fresh, jobs, progress, progress.add_task("jobs", total=len(_all_jobs(flow))))
+    with progress, contextlib.chdir(work_dir):
+        run.all(flow)
+        progress.update(run.task, description="done")
+    return run.report
 
-    def enqueue(f: Flow, group: _Node | None, front: bool) -> None:
-        nodes = [_Node(job, parents, group) for job, parents in _ordered(f)]
-        known.update(n.job.uuid for n in nodes)
-        if group is not None:
-            group.outstanding += len(nodes)
-            progress.update(task, total=progress.tasks[0].total + len(nodes))
-        pending[:0 if front else len(pending)] = nodes  # a sub-flow runs before later pairs
 
-    def close(node: _Node) -> None:
+class _Run:
+    """The state of one run: which jobs wait, run, are done; the worker pool, if any."""
+
+    def __init__(self, store: JobStore, work_dir: Path, fresh: bool, jobs: int, progress: Progress, task: int):
+        self.store, self.work_dir, self.fresh, self.jobs = store, work_dir, fresh, jobs
+        self.progress, self.task = progress, task
+        self.report = RunReport()
+        self.errored: set[str] = set()
+        self.ran_now: set[str] = set()  # computed in this run: their dependants cannot be reused
+        self.done: set[str] = set()  # uuids whose job and sub-flows have all finished (or failed)
+        self.known: set[str] = set()  # uuids of every job of this run, to tell inputs from outside it
+        self.pending: list[_Node] = []
+        self.running: dict[Future, tuple[_Node, Any]] = {}  # -> (job, the pool running it)
+        self.pool: Any = None
+
+    def all(self, flow: Flow) -> None:
+        self.enqueue(flow, None)
+        try:
+            while self.pending or self.running:
+                if self.start_ready():
+                    continue
+                if not self.running:
+                    raise RuntimeError(f"{len(self.pending)} jobs wait on each other: the flow has a cycle")
+                finished_now, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+                for future in finished_now:
+                    self.collect(future)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------ bookkeeping
+    def enqueue(self, flow: Flow, group: _Node | None) -> None:
+        nodes = [_Node(job, parents, group) for job, parents in _ordered(flow)]
+        self.known.update(n.job.uuid for n in nodes)
+        if group is None:
+            self.pending += nodes
+            return
+        group.outstanding += len(nodes)
+        self.progress.update(self.task, total=self.progress.tasks[0].total + len(nodes))
+        self.pending[:0] = nodes  # a sub-flow runs before later pairs
+
+    def close(self, node: _Node) -> None:
         """The job and everything it spawned are done: release its dependants."""
-        done.add(node.job.uuid)
+        self.done.add(node.job.uuid)
         group = node.group
         if group is not None:
             group.outstanding -= 1
             if group.outstanding == 0:
-                close(group)
+                self.close(group)
 
-    def fail(node: _Node, exc: BaseException, trace: str) -> None:
+    def fail(self, node: _Node, exc: BaseException, trace: str) -> None:
         job = node.job
-        errored.add(job.uuid)
+        self.errored.add(job.uuid)
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        report.failed[f"{job.name} ({job.uuid})"] = f"{type(exc).__name__}: {message}"
-        with error_log.open("a") as fh:
+        self.report.failed[f"{job.name} ({job.uuid})"] = f"{type(exc).__name__}: {message}"
+        with (self.work_dir / "errors.log").open("a") as fh:
             fh.write(f"--- {job.name} ({job.uuid})\n{trace}\n")
-        progress.console.print(f"[red]job failed:[/red] {job.name}: {type(exc).__name__}: {message}")
-        progress.advance(task)
-        close(node)
+        self.progress.console.print(f"[red]job failed:[/red] {job.name}: {type(exc).__name__}: {message}")
+        self.progress.advance(self.task)
+        self.close(node)
 
-    def succeed(node: _Node, seconds: float, sub_flows: list) -> None:
-        report.seconds.append((node.job.name, seconds))
-        report.ran += 1
-        ran_now.add(node.job.uuid)
-        progress.advance(task)
+    def succeed(self, node: _Node, seconds: float, sub_flows: list) -> None:
+        self.report.seconds.append((node.job.name, seconds))
+        self.report.ran += 1
+        self.ran_now.add(node.job.uuid)
+        self.progress.advance(self.task)
         for sub in reversed([s for s in sub_flows if s is not None]):
-            enqueue(get_flow(sub), node, front=True)
+            self.enqueue(get_flow(sub), node)
         if node.outstanding == 0:
-            close(node)
+            self.close(node)
 
-    def job_dir_of(job: Job) -> Path:
+    def job_dir(self, job: Job) -> Path:
         # every job in a folder of its own (VASP jobs write files; force-field jobs leave none)
-        return work_dir / f"job_{job.uuid}_{job.index}"
+        return self.work_dir / f"job_{job.uuid}_{job.index}"
 
-    def drop_if_empty(path: Path) -> None:
-        if path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-
-    def run_here(node: _Node) -> None:
-        job = node.job
-        path = job_dir_of(job)
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
-            with contextlib.chdir(path):
-                response = job.run(store=store)
-            seconds = time.perf_counter() - t0
-            drop_if_empty(path)
-        except Exception as exc:  # noqa: BLE001 - any job failure is isolated and reported
-            fail(node, exc, traceback.format_exc())
-            return
-        succeed(node, seconds, [response.replace, response.detour, response.addition])
-
-    def submit(node: _Node) -> None:
-        from mvflows.job_workers import job_pool, run_job
-
-        nonlocal pool
-        job = node.job
-        try:
-            if pool is None:
-                pool = job_pool(jobs)  # started when the first job needs it
-            resolved = job.resolve_args(store=store, inplace=False) if job.config.resolve_references else job
-            future = pool.submit(run_job, resolved.as_dict(), str(job_dir_of(job)), store_names)
-        except Exception as exc:  # noqa: BLE001 - an unresolvable input fails this job only
-            fail(node, exc, traceback.format_exc())
-            return
-        running[future] = node
-
-    def collect(future: Future) -> bool:
-        """Store a finished worker job's documents; False when the worker process died."""
-        node = running.pop(future)
-        try:
-            out = future.result()
-        except BrokenProcessPool as exc:
-            fail(node, RuntimeError(f"the worker process running this job died ({exc})"), "")
-            return False
-        except Exception as exc:  # noqa: BLE001 - the job's own error, raised in the worker
-            fail(node, exc, "".join(traceback.format_exception(exc)))
-            return True
-        for name, blobs in out["blobs"].items():  # blobs first: a doc must not outlive its data
-            if blobs:
-                store.additional_stores[name].update(blobs, key="blob_uuid")
-        store.docs_store.update(out["docs"], key=["uuid", "index"])
-        drop_if_empty(job_dir_of(node.job))
-        decoder = MontyDecoder()
-        subs = [decoder.process_decoded(out[k]) if out[k] else None for k in ("replace", "detour", "addition")]
-        succeed(node, out["seconds"], subs)
-        return True
-
-    def start_ready() -> bool:
+    # ------------------------------------------------------------ scheduling
+    def start_ready(self) -> bool:
         """Start, reuse or skip the first ready job in order; False when none can start now."""
-        for i, node in enumerate(pending):
-            if any(p in known and p not in done for p in node.parents):
+        for i, node in enumerate(self.pending):
+            if any(p in self.known and p not in self.done for p in node.parents):
                 continue
             job = node.job
-            skip = errored.intersection(node.parents) and job.config.on_missing_references == OnMissing.ERROR
+            skip = self.errored.intersection(node.parents) and job.config.on_missing_references == OnMissing.ERROR
             if node.reusable is None:
                 # a stored output is stale when an input was recomputed now (e.g. a pair
                 # result written while a parent had failed, before that parent was rerun)
                 node.reusable = bool(
-                    not skip and not fresh and not ran_now.intersection(node.parents) and finished(store, job.uuid)
+                    not skip and not self.fresh and not self.ran_now.intersection(node.parents)
+                    and finished(self.store, job.uuid)
                 )
-            reuse = node.reusable
-            here = jobs <= 1 or job.config.expose_store
-            if not (skip or reuse or here) and len(running) >= jobs:
+            here = self.jobs <= 1 or job.config.expose_store
+            if not (skip or node.reusable or here) and len(self.running) >= self.jobs:
                 continue
-            del pending[i]
-            progress.update(task, description=job.name[:44])
+            del self.pending[i]
+            self.progress.update(self.task, description=job.name[:44])
             if skip:
-                errored.add(job.uuid)
-                report.skipped += 1
-                progress.advance(task)
-                close(node)
-            elif reuse:
-                report.reused += 1
-                progress.advance(task)
-                close(node)
+                self.errored.add(job.uuid)
+                self.report.skipped += 1
+                self.progress.advance(self.task)
+                self.close(node)
+            elif node.reusable:
+                self.report.reused += 1
+                self.progress.advance(self.task)
+                self.close(node)
             elif here:
-                run_here(node)
+                self.run_here(node)
             else:
-                submit(node)
+                self.submit(node)
             return True
         return False
 
-    enqueue(flow, None, front=False)
-    with progress, contextlib.chdir(work_dir):
+    # ------------------------------------------------------------ running
+    def run_here(self, node: _Node) -> None:
+        path = self.job_dir(node.job)
         try:
-            while pending or running:
-                if start_ready():
-                    continue
-                if not running:
-                    raise RuntimeError(f"{len(pending)} jobs wait on each other: the flow has a cycle")
-                finished_now, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                alive = all([collect(f) for f in finished_now])
-                if not alive:  # a worker died (e.g. killed for memory): the others' jobs failed too
-                    for f in list(running):
-                        collect(f)
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = None
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        progress.update(task, description="done")
-    return report
+            path.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            with contextlib.chdir(path):
+                response = node.job.run(store=self.store)
+            seconds = time.perf_counter() - t0
+            _drop_if_empty(path)
+        except Exception as exc:  # noqa: BLE001 - any job failure is isolated and reported
+            self.fail(node, exc, traceback.format_exc())
+            return
+        self.succeed(node, seconds, [response.replace, response.detour, response.addition])
+
+    def submit(self, node: _Node) -> None:
+        from mvflows.job_workers import job_pool, run_job
+
+        job = node.job
+        try:
+            resolved = job.resolve_args(store=self.store, inplace=False) if job.config.resolve_references else job
+            payload = resolved.as_dict()
+        except Exception as exc:  # noqa: BLE001 - an unresolvable input fails this job only
+            self.fail(node, exc, traceback.format_exc())
+            return
+        if self.pool is None:
+            self.pool = job_pool(self.jobs)  # started when the first job needs it
+        try:
+            future = self.pool.submit(run_job, payload, str(self.job_dir(job)), list(self.store.additional_stores))
+        except BrokenProcessPool:  # a worker died since the last job ended: new workers, same job
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = job_pool(self.jobs)
+            future = self.pool.submit(run_job, payload, str(self.job_dir(job)), list(self.store.additional_stores))
+        self.running[future] = (node, self.pool)
+
+    def collect(self, future: Future) -> None:
+        """Store what a worker's job produced, or record why it failed."""
+        node, pool = self.running.pop(future)
+        try:
+            out = future.result()
+        except BrokenProcessPool as exc:  # e.g. killed for memory: fails every job that pool had
+            self.fail(node, RuntimeError(f"the worker process running this job died ({exc})"), "")
+            if pool is self.pool:  # the next job starts new workers
+                pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = None
+            return
+        except Exception as exc:  # noqa: BLE001 - the job's own error, raised in the worker
+            self.fail(node, exc, "".join(traceback.format_exception(exc)))
+            return
+        for name, blobs in out["blobs"].items():  # blobs first: a doc must not outlive its data
+            if blobs:
+                self.store.additional_stores[name].update(blobs, key="blob_uuid")
+        self.store.docs_store.update(out["docs"], key=["uuid", "index"])
+        _drop_if_empty(self.job_dir(node.job))
+        decoder = MontyDecoder()
+        subs = [decoder.process_decoded(out[k]) if out[k] else None for k in ("replace", "detour", "addition")]
+        self.succeed(node, out["seconds"], subs)
+
+
+def _drop_if_empty(path: Path) -> None:
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()

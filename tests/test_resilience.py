@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -21,12 +22,34 @@ BOTH = "name: both\npairs: [{host: Cr2S4, intercalant: Mg}, {host: Ti2S4, interc
 ONE = "name: one\npairs: [{host: Cr2S4, intercalant: Mg}]\n" + LIGHT
 
 
-def _popen(campaign, store):
+def _popen(campaign, store, *extra):
     env = {**os.environ, "MVFLOWS_NO_PROGRESS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen(
-        [sys.executable, "-c", "from mvflows.cli import main; main()", "run", str(campaign), "--store", str(store), "--no-progress"],
+        [sys.executable, "-c", "from mvflows.cli import main; main()", "run", str(campaign), "--store", str(store),
+         "--no-progress", *extra],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _children(pid):
+    """Processes whose parent is ``pid`` (from /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _results(store):
@@ -84,7 +107,7 @@ def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
     campaign = tmp_path / "both.yaml"
     campaign.write_text(BOTH)
     store = tmp_path / "store"
-    proc = _popen(campaign, store)
+    proc = _popen(campaign, store, "--jobs", "2")
     deadline = time.time() + 600
     done = 0
     while time.time() < deadline and proc.poll() is None:
@@ -94,8 +117,14 @@ def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
             if done >= 3:
                 break
     assert proc.poll() is None, "the run ended before it could be killed"
+    workers = _children(proc.pid)
+    assert workers, "with --jobs 2 the run computes in worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.5)
+    assert not any(_alive(pid) for pid in workers), "workers outlived the killed run"
     # the store is readable after the kill and holds the finished jobs, not all of them
     before = job_store(str(store)).count()
     assert 3 <= before < 16
