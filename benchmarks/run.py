@@ -12,6 +12,7 @@ import sys
 
 STEPS = [
     ["benchmarks.neb"],
+    ["benchmarks.relax"],
     ["benchmarks.scale"],
     ["benchmarks.campaign", "--store", "benchmarks/results/model_store"],
     ["benchmarks.model", "--store", "benchmarks/results/model_store"],
