@@ -1,7 +1,7 @@
 """All benchmarks, one after the other: ``python -m benchmarks.run [--quick]``.
 
 Results go to benchmarks/results/*.json. ``--quick`` runs only the cheap ones (B-scale
-at 1/10 size and B-NEB with 3 images) to check the machinery, not to quote numbers.
+at 1/10 size, B-NEB with 3 images, B-relax on three host cells) to check the machinery, not to quote numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ STEPS = [
 ]
 QUICK = [
     ["benchmarks.neb", "--images", "3", "--fmax", "0.1", "--out", "neb_quick.json"],
+    ["benchmarks.relax", "--quick", "--out", "relax_quick.json"],
     ["benchmarks.scale", "--pairs", "100", "--docs", "1000", "--out", "scale_quick.json"],
 ]
 
