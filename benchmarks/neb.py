@@ -16,6 +16,7 @@ Force calls count every single-structure energy+force evaluation.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 
 from jobflow import Flow, run_locally
@@ -31,15 +32,21 @@ from mvflows.atomate2_fixes import neb_kwargs
 from mvflows.structures import charged_spinel
 
 
+def _run(flow, ensure_success: bool = False):  # type: ignore[no-untyped-def]
+    """run_locally in a throw-away folder: atomate2's makers write files (final_atoms_object.xyz) into it."""
+    with tempfile.TemporaryDirectory(prefix="mvflows-bench-") as tmp:
+        return run_locally(flow, ensure_success=ensure_success, log=False, root_dir=tmp, create_folders=True)
+
+
 def endpoints(model: str) -> dict:
     """Relaxed Cr2S4 host, then the two Mg endpoints in its 2x2x2 supercell (fixed cell)."""
     ff = ForceFieldCalculator(model=model)
     host_job = ff.relax_maker(fmax=0.02).make(charged_spinel("Cr"))
-    host = run_locally(host_job, ensure_success=True, log=False)[host_job.uuid][1].output.structure
+    host = _run(host_job, ensure_success=True)[host_job.uuid][1].output.structure
     hop = spinel_hop(host, "Mg", "tet")
     relax = ff.relax_maker(relax_cell=False, fmax=0.02, steps=500)
     jobs = [relax.make(hop.start), relax.make(hop.end)]
-    out = run_locally(Flow(jobs), ensure_success=True, log=False)
+    out = _run(Flow(jobs), ensure_success=True)
     start, end = (out[j.uuid][1].output for j in jobs)
     return {"start": start.structure, "end": end.structure, "via": hop.via,
             "endpoint_energies": [start.output.energy, end.output.energy]}
@@ -60,7 +67,7 @@ def stock(model: str, ep: dict, fmax: float, images: int) -> dict:
     with CallCounter() as calls:
         t0 = time.perf_counter()
         job = maker.make(band)
-        doc = run_locally(job, ensure_success=False, log=False)[job.uuid][1].output
+        doc = _run(job)[job.uuid][1].output
         seconds = time.perf_counter() - t0
     return {"s": seconds, "force_calls": calls.n, "barrier_ev": barrier(doc.energies),
             "energies_ev": [e - doc.energies[0] for e in doc.energies], "state": str(doc.state), "tags": doc.tags}
@@ -72,7 +79,7 @@ def mvflows_neb(model: str, ep: dict, fmax: float, images: int) -> dict:
     maker = MvNebMaker(force_field_name=resolve_model_name(model), relax_kwargs={"fmax": fmax}, steps=500)
     with CallCounter() as calls:
         job = maker.make(band)
-        doc = run_locally(job, ensure_success=False, log=False)[job.uuid][1].output
+        doc = _run(job)[job.uuid][1].output
     seconds = time.perf_counter() - t0
     return {"s": seconds, "force_calls": calls.n, "barrier_ev": barrier(doc.energies),
             "energies_ev": [e - doc.energies[0] for e in doc.energies], "state": str(doc.state), "tags": doc.tags,
