@@ -31,7 +31,8 @@ def _relax(structure, calc, optimizer: str, fmax: float, relax_cell: bool) -> di
     start = time.perf_counter()
     converged = bool(opt.run(fmax=fmax, steps=500))
     return {"steps": opt.nsteps, "s": time.perf_counter() - start, "converged": converged,
-            "energy_per_atom_ev": float(atoms.get_potential_energy() / len(atoms))}
+            "energy_per_atom_ev": float(atoms.get_potential_energy() / len(atoms)),
+            "structure": AseAtomsAdaptor.get_structure(atoms)}
 
 
 def main() -> None:
@@ -61,15 +62,15 @@ def main() -> None:
     for name, structure in cells.items():
         for opt in args.optimizers:
             row = {"structure": name, "kind": "unit cell, cell free", "optimizer": opt, "fmax": 0.05,
-                   **_relax(structure, calc, opt, 0.05, relax_cell=True)}
+                   **_row(_relax(structure, calc, opt, 0.05, relax_cell=True))}
             rows.append(row)
             print(f"{name:16s} {opt:5s} {row['steps']:4d} steps {row['s']:6.1f} s", flush=True)
-    host = None if args.quick else _relax_host(charged_spinel("Cr"), calc)
+    host = None if args.quick else _relax(charged_spinel("Cr"), calc, "BFGS", 0.02, relax_cell=True)["structure"]
     for ion, site in () if args.quick else (("Mg", "tet"), ("Ca", "oct")):
         start = spinel_hop(host, ion, site).start
         for opt in args.optimizers:
             row = {"structure": f"{ion} {site} in Cr2S4 2x2x2", "kind": "NEB endpoint, cell fixed",
-                   "optimizer": opt, "fmax": 0.02, **_relax(start, calc, opt, 0.02, relax_cell=False)}
+                   "optimizer": opt, "fmax": 0.02, **_row(_relax(start, calc, opt, 0.02, relax_cell=False))}
             rows.append(row)
             print(f"{row['structure']:16s} {opt:5s} {row['steps']:4d} steps {row['s']:6.1f} s", flush=True)
 
@@ -82,15 +83,8 @@ def main() -> None:
                             "model": args.model, "totals": totals, "rows": rows, **machine()})
 
 
-def _relax_host(structure, calc):  # type: ignore[no-untyped-def]
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = calc
-    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=0.02, steps=500)
-    return AseAtomsAdaptor.get_structure(atoms)
+def _row(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "structure"}
 
 
 if __name__ == "__main__":
