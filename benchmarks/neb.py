@@ -24,7 +24,8 @@ from jobflow import Flow, run_locally
 from monty.serialization import dumpfn, loadfn
 
 from benchmarks.common import RESULTS, CallCounter, machine, write_result
-from mvflows.calculators import ForceFieldCalculator, MvNebMaker, resolve_model_name
+from mvflows.calculators import ForceFieldCalculator, MvNebMaker
+from mvflows.models import resolve_model_name
 from mvflows.image_workers import ImageEvaluator, available_cores
 from mvflows.neb_band import run_band
 from mvflows.neb_path import hop_images, spinel_hop

@@ -46,7 +46,7 @@ def main() -> None:
     import torch
     from atomate2.forcefields.utils import MLFF
 
-    from mvflows.calculators import cached_calculator, resolve_model_name
+    from mvflows.models import cached_calculator, resolve_model_name
     from mvflows.neb_path import spinel_hop
     from mvflows.structures import charged_spinel, octahedral_spinel, tetrahedral_spinel
 

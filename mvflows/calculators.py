@@ -1,84 +1,46 @@
-"""The energy model behind every job: atomate2 force fields, loaded once per process."""
+"""The energy model behind every job: a Calculator builds the relax and NEB makers of one backend.
+
+The pair graph (:mod:`mvflows.flows`) never changes with the backend: it asks a
+Calculator for makers. Force fields are atomate2's makers with a per-process model cache
+and mvflows' NEB band; VASP lives in :mod:`mvflows.vasp` (loaded only when asked for).
+"""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
-from atomate2.forcefields.utils import MLFF, ase_calculator
 
 from mvflows.atomate2_fixes import LEAN_IONIC_STEP_DATA, neb_kwargs, tag_neb_convergence
-
-# Models whose weights ship inside their Python package and so load offline.
-OFFLINE_MODELS = ("SevenNet", "CHGNet")
-DEFAULT_MODEL = "SevenNet"
+from mvflows.keys import KeyedMaker
+from mvflows.models import DEFAULT_MODEL, cached_calculator, model_identity, resolve_model_name
 
 
-def resolve_model_name(name: str) -> str:
-    """Canonical atomate2 force-field name (MLFF value) for a user's spelling."""
-    wanted = str(name).removeprefix("MLFF.").lower().replace("_", "-")
-    for member in MLFF:
-        if member is MLFF.Forcefield:
-            continue
-        if wanted in (member.value.lower(), member.name.lower().replace("_", "-")):
-            return member.value
-    known = ", ".join(m.value for m in MLFF if m is not MLFF.Forcefield)
-    raise ValueError(f"unknown force field {name!r}; atomate2 knows: {known}")
-
-
-@functools.lru_cache(maxsize=4)
-def _cached(meta: str, kwargs_json: str) -> Any:
-    return ase_calculator(MLFF(meta), **json.loads(kwargs_json))
-
-
-def cached_calculator(calculator_meta: Any, **kwargs: Any) -> Any:
-    """One ASE calculator per (model, settings) in this process (see atomate2_fixes, 6)."""
-    meta = calculator_meta.value if isinstance(calculator_meta, MLFF) else str(calculator_meta)
-    return _cached(meta, json.dumps(kwargs, sort_keys=True, default=str))
-
-
-def load_model_or_fail(model: str, model_kwargs: dict | None = None) -> None:
-    """Load a model now, so a run fails before any compute when it cannot be loaded."""
-    name = resolve_model_name(model)
-    kwargs = {**_default_kwargs(name), **(model_kwargs or {})}
-    try:
-        cached_calculator(MLFF(name), **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any loader error means the same to the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RuntimeError(
-            f"force field {name!r} cannot be loaded on this machine ({type(exc).__name__}: {first}); "
-            f"models that work offline: {', '.join(OFFLINE_MODELS)}"
-        ) from None
-
-
-def _default_kwargs(name: str) -> dict:
-    from atomate2.forcefields.utils import _DEFAULT_CALCULATOR_KWARGS
-
-    return dict(_DEFAULT_CALCULATOR_KWARGS.get(MLFF(name), {}))
-
-
-class _CachedCalculatorMixin:
-    """Take the calculator from the per-process cache instead of loading it per job."""
+class _ForceFieldMaker(KeyedMaker):
+    """Shared by the force-field makers: the cached model, and the model's identity in the key."""
 
     def _get_calculator(self):  # type: ignore[no-untyped-def]
         return cached_calculator(self.calculator_meta, **self.calculator_kwargs)
 
+    def key_extra(self) -> dict[str, Any]:
+        return {"model": model_identity(self.force_field_name, self.calculator_kwargs)}
+
 
 @dataclass
-class MvRelaxMaker(_CachedCalculatorMixin, ForceFieldRelaxMaker):
+class MvRelaxMaker(_ForceFieldMaker, ForceFieldRelaxMaker):
     """atomate2's force-field relax with a shared model and lean task documents."""
+
+    UNKEYED: ClassVar[tuple[str, ...]] = ("name", "calculator_meta", "tags")
 
     name: str = "relax"
     ionic_step_data: tuple[str, ...] | None = LEAN_IONIC_STEP_DATA
 
 
 @dataclass
-class MvNebMaker(_CachedCalculatorMixin, ForceFieldNebFromImagesMaker):
+class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
     """atomate2's force-field NEB from images, run on mvflows' faster band.
 
     Same job, inputs and NebResult as atomate2's maker; the band evaluates all moving
@@ -88,6 +50,15 @@ class MvNebMaker(_CachedCalculatorMixin, ForceFieldNebFromImagesMaker):
     judged on the NEB force of the final band (atomate2_fixes, 7).
     """
 
+    # run_ase below reads only the model, steps, fmax, neb_kwargs, optimiser and the
+    # pre-climb force; the rest of atomate2's fields (trajectory files, symmetry fixing,
+    # document options) and the worker count do not change the band
+    UNKEYED: ClassVar[tuple[str, ...]] = (
+        "name", "calculator_meta", "tags", "workers", "ionic_step_data", "store_trajectory", "fix_symmetry",
+        "symprec", "optimizer_kwargs", "traj_file", "traj_file_fmt", "traj_interval", "neb_doc_kwargs",
+        "task_document_kwargs",
+    )
+
     name: str = "neb"
     neb_kwargs: dict = field(default_factory=neb_kwargs)
     # ASE's ODE NEB optimiser: Mg in Cr2S4, same mirrored band and fmax: 79 force calls
@@ -96,11 +67,11 @@ class MvNebMaker(_CachedCalculatorMixin, ForceFieldNebFromImagesMaker):
     workers: int | None = None
     preclimb_fmax: float | None = 0.3
 
-    def run_ase(self, images, prev_dir=None):  # type: ignore[no-untyped-def]
+    def run_ase(self, images, prev_dir=None):  # type: ignore[no-untyped-def]  # noqa: ARG002 - atomate2's signature
         from mvflows.image_workers import ImageEvaluator, available_cores
         from mvflows.neb_band import run_band
 
-        meta = self.calculator_meta.value if isinstance(self.calculator_meta, MLFF) else str(self.calculator_meta)
+        meta = getattr(self.calculator_meta, "value", str(self.calculator_meta))
         workers = self.workers or min(available_cores(), max(len(images) - 2, 1))
         evaluate = ImageEvaluator(meta, dict(self.calculator_kwargs), workers=workers)
         fmax = self.relax_kwargs.get("fmax", 0.1)
@@ -112,16 +83,19 @@ class MvNebMaker(_CachedCalculatorMixin, ForceFieldNebFromImagesMaker):
 
 
 class Calculator(Protocol):
-    """What the pair flow needs from an energy backend; the flow itself never changes.
+    """What the pair graph needs from an energy backend; the graph itself never changes.
 
     ``relax_maker`` returns a Maker whose job output has ``.structure`` and
     ``.output.energy`` (atomate2 task documents, force field or VASP); ``neb_maker``
-    returns a Maker whose ``make(images)`` job output has ``.energies``, ``.images`` and
-    ``.tags`` (emmet's NebResult).
+    returns a Maker whose ``make(images)`` job output is emmet's NebResult (energies,
+    images, tags). ``neb_needs_endpoint_energies`` says whether that maker must be given
+    the relaxed endpoint energies (VASP does not recompute folders 00 and NN).
     """
 
     @property
     def label(self) -> str: ...
+
+    neb_needs_endpoint_energies: bool
 
     def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> Any: ...
 
@@ -136,6 +110,7 @@ class ForceFieldCalculator:
     model_kwargs: dict = field(default_factory=dict)
     relax_fmax: float = 0.05
     relax_steps: int = 500
+    neb_needs_endpoint_energies: bool = False
 
     @property
     def label(self) -> str:
@@ -151,7 +126,8 @@ class ForceFieldCalculator:
             relax_kwargs={"fmax": fmax or self.relax_fmax},
             # BFGS, not atomate2's FIRE: every relax here starts near its minimum. NEB endpoint
             # (97 atoms, fixed cell, fmax 0.02): 42 steps vs 69. Unit cells with the cell free
-            # (11 spinels, fmax 0.05): 31.8 s vs 70.6 s on one core (benchmarks/relax.py), energies within 0.35 meV/atom.
+            # (11 spinels, fmax 0.05): 31.8 s vs 70.6 s on one core (benchmarks/relax.py),
+            # energies within 0.35 meV/atom.
             optimizer_kwargs={"optimizer": "BFGS"},
         )
 
@@ -166,17 +142,13 @@ class ForceFieldCalculator:
         )
 
 
-def _forcefield_from_settings(settings: Any) -> ForceFieldCalculator:
+def _forcefield(settings: Any) -> ForceFieldCalculator:
     return ForceFieldCalculator(
         model=settings.model,
         model_kwargs=dict(settings.model_kwargs),
         relax_fmax=settings.relax.fmax,
         relax_steps=settings.relax.steps,
     )
-
-
-# campaign ``calculator.kind`` -> factory taking the campaign's CalculatorSettings
-CALCULATORS: dict[str, Callable[[Any], Calculator]] = {"forcefield": _forcefield_from_settings}
 
 
 def _vasp(settings: Any) -> Calculator:
@@ -186,9 +158,19 @@ def _vasp(settings: Any) -> Calculator:
 
 
 def _fake_vasp(settings: Any) -> Calculator:
-    from mvflows.vasp.makers import fake_vasp_from_settings
+    from mvflows.vasp.makers import vasp_from_settings
 
-    return fake_vasp_from_settings(settings)
+    return vasp_from_settings(settings, fake=True)
 
 
-CALCULATORS.update({"vasp": _vasp, "fake-vasp": _fake_vasp})  # see mvflows/vasp and mvflows/testing
+# campaign ``calculator.kind`` -> factory taking the campaign's CalculatorSettings
+CALCULATORS: dict[str, Callable[[Any], Calculator]] = {
+    "forcefield": _forcefield,
+    "vasp": _vasp,
+    "fake-vasp": _fake_vasp,  # the VASP graph on fake VASP (mvflows.testing)
+}
+
+
+def calculator_for(settings: Any) -> Calculator:
+    """The Calculator that a campaign's ``calculator:`` block describes."""
+    return CALCULATORS[settings.kind](settings)

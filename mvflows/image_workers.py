@@ -31,7 +31,7 @@ Evaluate = Callable[[Sequence[Atoms]], list[tuple[float, np.ndarray]]]
 def available_cores() -> int:
     """Cores this process may use (SLURM's cpus_per_task shows up as the affinity mask).
 
-    A job run by :mod:`mvflows.job_workers` next to others gets the one core it was given.
+    A job run by :mod:`mvflows.execution.workers` next to others gets the one core it was given.
     """
     if os.environ.get("MVFLOWS_JOB_CORES", "").isdigit():
         return max(int(os.environ["MVFLOWS_JOB_CORES"]), 1)
@@ -136,7 +136,7 @@ class ImageEvaluator:
     def __call__(self, structures: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
         self.calls += len(structures)
         if self.workers <= 1 or len(structures) <= 1:
-            from mvflows.calculators import cached_calculator
+            from mvflows.models import cached_calculator
 
             calc = cached_calculator(self.meta, **self.calculator_kwargs)
             results = []

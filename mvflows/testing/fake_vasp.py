@@ -208,12 +208,10 @@ def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None
 
 
 def _calculator(spec: FakeVaspSpec) -> Any:
-    from atomate2.forcefields.utils import MLFF
-
-    from mvflows.calculators import _default_kwargs, cached_calculator, resolve_model_name
+    from mvflows.models import cached_calculator, default_kwargs, resolve_model_name
 
     name = resolve_model_name(spec.model)
-    return cached_calculator(MLFF(name), **{**_default_kwargs(name), **spec.model_kwargs})
+    return cached_calculator(name, **{**default_kwargs(name), **spec.model_kwargs})
 
 
 def _step(atoms: Any) -> IonicStep:

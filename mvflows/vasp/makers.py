@@ -3,7 +3,7 @@
 Relax (full cell, ISIF = 3) then a static on the relaxed cell (``static_after_relax``),
 fixed-cell relax (ISIF = 2) of NEB endpoints, and NEB through atomate2's
 ``NebFromImagesMaker`` followed by a small job that turns its document into the
-``NebResult`` that :func:`mvflows.jobs.neb.summarise_neb` reads (endpoint energies from
+``NebResult`` that :func:`mvflows.jobs.hop_neb.summarise_neb` reads (endpoint energies from
 the endpoint relaxations, convergence from the VTST ``FORCES: max atom`` lines).
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from emmet.core.neb import NebResult
-from jobflow import Flow, JobConfig, Maker, OnMissing, Response, job
+from jobflow import Flow, JobConfig, Maker, OnMissing, Response
 from monty.io import zopen
 from pymatgen.core import Structure
 
@@ -24,6 +24,7 @@ from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
 from atomate2.vasp.jobs.neb import NebFromImagesMaker
 
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG, NEB_NOT_CONVERGED_TAG
+from mvflows.keys import KeyedMaker, job
 from mvflows.vasp.sets import StudySetGenerator
 from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
 
@@ -35,16 +36,41 @@ def _marker(kind: str, relax_cell: bool, fake: bool) -> dict:
     return {JOB_MARKER.replace(".", ":"): {"kind": kind, "relax_cell": relax_cell, "fake_vasp": fake}}
 
 
+# where and how VASP is launched does not change what it computes
+_EXECUTION_FIELDS = ("name", "run_vasp_kwargs", "copy_vasp_kwargs", "stop_children_kwargs")
+
+
 @dataclass
-class VaspRelaxStaticMaker(Maker):
+class StudyRelaxMaker(KeyedMaker, RelaxMaker):
+    """atomate2's VASP relax, keyed by content."""
+
+    UNKEYED: ClassVar[tuple[str, ...]] = _EXECUTION_FIELDS
+
+
+@dataclass
+class StudyStaticMaker(KeyedMaker, StaticMaker):
+    """atomate2's VASP static, keyed by content."""
+
+    UNKEYED: ClassVar[tuple[str, ...]] = _EXECUTION_FIELDS
+
+
+@dataclass
+class StudyNebImagesMaker(KeyedMaker, NebFromImagesMaker):
+    """atomate2's VASP NEB from images, keyed by content."""
+
+    UNKEYED: ClassVar[tuple[str, ...]] = _EXECUTION_FIELDS
+
+
+@dataclass
+class VaspRelaxStaticMaker(KeyedMaker):
     """Full relax, then a static on the relaxed structure; the output is the static's TaskDoc.
 
     The static fixes the basis-set (Pulay) error of a volume relaxation at the fixed ENCUT.
     """
 
     name: str = "relax"
-    relax_maker: Maker = field(default_factory=RelaxMaker)
-    static_maker: Maker = field(default_factory=StaticMaker)
+    relax_maker: Maker = field(default_factory=StudyRelaxMaker)
+    static_maker: Maker = field(default_factory=StudyStaticMaker)
 
     @job
     def make(self, structure: Structure) -> Response:
@@ -99,15 +125,15 @@ def _image_neb_forces(dir_name: str | None, n_images: int) -> list[float]:
 
 
 @dataclass
-class VaspNebMaker(Maker):
+class VaspNebMaker(KeyedMaker):
     """atomate2's VASP NEB from images, then :func:`vasp_neb_result`.
 
     VASP does not recompute the endpoints (folders 00 and NN): their energies come from
-    the endpoint relaxations, passed by the spinel hop flow as ``endpoint_energies``.
+    the endpoint relaxations, passed by :class:`mvflows.jobs.hop_neb.HopNebMaker` as ``endpoint_energies``.
     """
 
     name: str = "NEB"
-    images_maker: NebFromImagesMaker = field(default_factory=NebFromImagesMaker)
+    images_maker: NebFromImagesMaker = field(default_factory=StudyNebImagesMaker)
     fmax: float = 0.05
     wants_endpoint_energies: bool = True
 
@@ -134,7 +160,12 @@ class VaspCalculator:
         return f"{FAKE_LABEL if self.fake else 'vasp'}:{self.settings.potcar_functional}"
 
     def _kwargs(self, kind: str, relax_cell: bool = True) -> dict:
-        kwargs: dict[str, Any] = {"write_additional_data": _marker(kind, relax_cell, self.fake)}
+        kwargs: dict[str, Any] = {
+            "write_additional_data": _marker(kind, relax_cell, self.fake),
+            # an unconverged VASP job raises (whatever atomate2's VASP_HANDLE_UNSUCCESSFUL says)
+            # instead of stopping its children, so the pair result still runs and says why
+            "stop_children_kwargs": {"handle_unsuccessful": "error"},
+        }
         if self.fake:
             kwargs["write_input_set_kwargs"] = {"potcar_spec": True}  # no POTCARs needed
         if self.settings.vasp_cmd:
@@ -149,14 +180,14 @@ class VaspCalculator:
             fmax=fmax or self.relax_fmax,
             steps=steps or self.relax_steps,
         )
-        relax = RelaxMaker(
+        relax = StudyRelaxMaker(
             name="relax" if relax_cell else "relax (fixed cell)",
             input_set_generator=gen,
             **self._kwargs("relax", relax_cell),
         )
         if not (relax_cell and self.settings.static_after_relax):
             return relax
-        static = StaticMaker(
+        static = StudyStaticMaker(
             name="static",
             input_set_generator=StudySetGenerator(study=self.settings, job_kind="static"),
             **self._kwargs("static"),
@@ -175,7 +206,7 @@ class VaspCalculator:
         )
         kwargs = self._kwargs("neb", False)
         run_kwargs = {**NebFromImagesMaker().run_vasp_kwargs, **kwargs.pop("run_vasp_kwargs", {})}
-        images = NebFromImagesMaker(name="NEB", input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
+        images = StudyNebImagesMaker(name="NEB", input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
         return VaspNebMaker(images_maker=images, fmax=fmax)
 
 
@@ -187,10 +218,6 @@ def vasp_from_settings(settings: Any, fake: bool = False) -> VaspCalculator:
         relax_steps=settings.relax.steps,
         fake=fake,
     )
-
-
-def fake_vasp_from_settings(settings: Any) -> VaspCalculator:
-    return vasp_from_settings(settings, fake=True)
 
 
 def vasp_available_or_fail(settings: VaspStudySettings) -> None:

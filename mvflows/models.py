@@ -1,0 +1,105 @@
+"""Machine-learned potentials: names, what identifies a model, and one loaded copy per process.
+
+This module is light on purpose: the NEB band's image workers, the job workers, fake VASP
+and the campaign checker all import it, and none of them may pull in the makers that
+import them back (``mvflows.calculators`` builds on this module, never the reverse).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import metadata
+from typing import Any
+
+# Models whose weights ship inside their Python package and so load offline.
+OFFLINE_MODELS = ("SevenNet", "CHGNet")
+DEFAULT_MODEL = "SevenNet"
+
+# model -> (distribution that ships it, calculator keyword naming the checkpoint, default checkpoint)
+_CHECKPOINTS: dict[str, tuple[str, str, str]] = {
+    "SevenNet": ("sevenn", "model", "7net-0"),
+    "CHGNet": ("chgnet", "model", "0.3.0"),
+    "MACE-MP-0": ("mace-torch", "model", "medium"),
+    "MACE": ("mace-torch", "model", "medium"),
+    "MatterSim": ("mattersim", "load_path", "default"),
+    "M3GNet": ("matgl", "path", "default"),
+}
+
+
+def _mlff():  # noqa: ANN202 - atomate2's MLFF enum, imported only when a name must be checked
+    from atomate2.forcefields.utils import MLFF
+
+    return MLFF
+
+
+def resolve_model_name(name: str) -> str:
+    """Canonical atomate2 force-field name (an ``MLFF`` value) for a user's spelling."""
+    mlff = _mlff()
+    wanted = str(name).removeprefix("MLFF.").lower().replace("_", "-")
+    for member in mlff:
+        if member is mlff.Forcefield:
+            continue
+        if wanted in (member.value.lower(), member.name.lower().replace("_", "-")):
+            return member.value
+    known = ", ".join(m.value for m in mlff if m is not mlff.Forcefield)
+    raise ValueError(f"unknown force field {name!r}; atomate2 knows: {known}")
+
+
+def default_kwargs(name: str) -> dict[str, Any]:
+    """atomate2's default calculator keywords of a model (e.g. SevenNet: ``{"model": "7net-0"}``)."""
+    from atomate2.forcefields.utils import _DEFAULT_CALCULATOR_KWARGS
+
+    mlff = _mlff()
+    return dict(_DEFAULT_CALCULATOR_KWARGS.get(mlff(name), {}))
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def model_identity(name: str, calculator_kwargs: dict[str, Any] | None = None) -> dict[str, str]:
+    """What decides a model's energies: its package, the package's version and the checkpoint.
+
+    Part of every force-field job's content key (:mod:`mvflows.keys`), so that an upgraded
+    package or another checkpoint never reuses energies stored by the old one.
+    """
+    meta = name.value if hasattr(name, "value") else str(name).removeprefix("MLFF.")
+    distribution, keyword, default = _CHECKPOINTS.get(meta, (meta.lower(), "model", "default"))
+    kwargs = {**default_kwargs(meta), **(calculator_kwargs or {})} if meta != "Forcefield" else {}
+    checkpoint = kwargs.get(keyword, default)
+    return {"model": meta, "package": distribution, "version": _version(distribution), "checkpoint": str(checkpoint)}
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(meta: str, kwargs_json: str) -> Any:
+    from atomate2.forcefields.utils import ase_calculator
+
+    return ase_calculator(_mlff()(meta), **json.loads(kwargs_json))
+
+
+def cached_calculator(calculator_meta: Any, **kwargs: Any) -> Any:
+    """One ASE calculator per (model, settings) in this process.
+
+    Every atomate2 job deserialises a new Maker and would load the model again (5 s for
+    SevenNet-0 here); see :mod:`mvflows.atomate2_fixes`, item 6.
+    """
+    meta = calculator_meta.value if hasattr(calculator_meta, "value") else str(calculator_meta)
+    return _cached(meta, json.dumps(kwargs, sort_keys=True, default=str))
+
+
+def load_model_or_fail(model: str, model_kwargs: dict | None = None) -> None:
+    """Load a model now, so a run fails before any compute when it cannot be loaded."""
+    name = resolve_model_name(model)
+    kwargs = {**default_kwargs(name), **(model_kwargs or {})}
+    try:
+        cached_calculator(name, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any loader error means the same to the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(
+            f"force field {name!r} cannot be loaded on this machine ({type(exc).__name__}: {first}); "
+            f"models that work offline: {', '.join(OFFLINE_MODELS)}"
+        ) from None
