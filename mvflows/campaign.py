@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pymatgen.core import Composition, Element
 
 from mvflows.structures.metals import METAL_REFERENCES
-from mvflows.structures.spinel import SPINEL_ANION, SPINEL_REDOX_METALS
+from mvflows.structures.spinel import spinel_redox_metal
 
 SPINEL_INTERCALANTS = ("Mg", "Ca", "Zn", "Y", "Al")
 
@@ -42,7 +42,8 @@ class CalculatorSettings(_Strict):
         "forcefield", description="forcefield, vasp, or fake-vasp (the VASP graph on fake VASP)"
     )
     vasp_config: str | None = Field(
-        None, description="VASP settings file for kind vasp/fake-vasp; default configs/vasp.yaml"
+        None, description="VASP settings file for kind vasp/fake-vasp; default: the packaged study settings "
+        "(documented copy: configs/vasp.yaml)"
     )
     model: str = Field("SevenNet", description="atomate2 force-field name (MLFF), e.g. SevenNet, CHGNet")
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -51,7 +52,7 @@ class CalculatorSettings(_Strict):
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        from mvflows.calculators import resolve_model_name
+        from mvflows.models import resolve_model_name
 
         return resolve_model_name(value)
 
@@ -195,6 +196,27 @@ class Campaign(_Strict):
             raise ValueError("screen.max_e_hull_ev_atom needs stability.enabled: true")
         return self
 
+    def settings_digest(self) -> str:
+        """Short hash of every setting that changes what the campaign computes.
+
+        Stored with each pair result, so stored versions of one campaign can be told
+        apart; files the settings name (entries, VASP settings) enter by their content.
+        """
+        import hashlib
+        import json
+
+        data = self.model_dump(mode="json", include={"family", "calculator", "screen", "neb", "insertion", "hops",
+                                                     "stability", "x_max"})
+        for section, key in (("stability", "entries_file"), ("calculator", "vasp_config")):
+            path = data[section].get(key)
+            if path:
+                try:
+                    data[section][key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                except OSError:
+                    pass  # reported where the file is read
+        text = json.dumps(data, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
     def x_of(self, pair: Pair) -> float:
         """Ions per host formula at full discharge for a pair (family: host)."""
         return pair.x_max if pair.x_max is not None else self.x_max
@@ -242,28 +264,6 @@ def check_intercalant(symbol: str) -> str:
     if symbol not in SPINEL_INTERCALANTS or symbol not in METAL_REFERENCES:
         raise ValueError(f"{symbol!r} is not a supported intercalant ({', '.join(SPINEL_INTERCALANTS)})")
     return symbol
-
-
-def spinel_redox_metal(host: str) -> str:
-    """The B of a B2S4 spinel host formula such as 'Cr2S4'."""
-    try:
-        comp = Composition(host)
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"cannot read host formula {host!r}: {exc}") from None
-    for el in comp.elements:
-        check_element(el.symbol)
-    metals = [el.symbol for el in comp.elements if el.symbol != SPINEL_ANION]
-    if (
-        len(metals) != 1
-        or comp[SPINEL_ANION] != 4
-        or comp[metals[0]] != 2
-    ):
-        raise ValueError(f"host {host!r} is not a B2S4 spinel framework (e.g. Cr2S4)")
-    if metals[0] not in SPINEL_REDOX_METALS:
-        raise ValueError(
-            f"{metals[0]!r} in {host!r} is not a supported spinel redox metal ({', '.join(SPINEL_REDOX_METALS)})"
-        )
-    return metals[0]
 
 
 # --- loading with line-precise errors -------------------------------------------------

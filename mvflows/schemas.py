@@ -12,14 +12,34 @@ SiteName = Literal["tet", "oct"]
 PairState = Literal["successful", "partial", "failed"]
 
 
-class SiteEnergyDocument(BaseModel):
-    """Tetrahedral versus octahedral preference of the intercalant at full discharge."""
+class DischargeStep(BaseModel):
+    """One relaxed discharged cell: how many ions it holds and its energy."""
 
-    energy_tet_ev_per_ion: float = Field(description="E(AB2S4, A on tet) per A (eV)")
-    energy_oct_ev_per_ion: float = Field(description="E(AB2S4, A on oct) per A (eV)")
-    delta_e_site_ev: float = Field(description="E(oct) - E(tet) per A (eV); > 0 means tet is stable")
-    stable_site: SiteName
-    energy_discharged_ev_per_fu: float = Field(description="energy of the stable arrangement per B2S4 (eV)")
+    n_ions: int = Field(description="intercalant ions in the cell")
+    x: float = Field(description="ions per host formula unit")
+    energy_ev: float = Field(description="total energy of the cell")
+    structure: Structure
+
+
+class SitesDocument(BaseModel):
+    """Where the intercalant sits, and the discharged cells the voltage is computed from.
+
+    Spinels: A on tetrahedral 8a against octahedral 16c, both at full discharge. Other
+    hosts: the lowest of the candidate voids of each stepwise-insertion step.
+    """
+
+    stable_site: str = Field(description="tet/oct for spinels; the chosen void for other hosts")
+    delta_e_site_ev: float | None = Field(
+        None, description="spinels: E(oct) - E(tet) per ion (> 0: tet stable); other hosts: second-best minus best site"
+    )
+    barrier_lower_bound_ev: float | None = Field(
+        None, description="a lower bound of the migration barrier (spinels: |dE_site|), used by the NEB screen"
+    )
+    energy_tet_ev_per_ion: float | None = None
+    energy_oct_ev_per_ion: float | None = None
+    site_frac_coords: list[float] | None = Field(None, description="the dilute site (other hosts), fractional")
+    candidate_energies_ev: list[float | None] | None = Field(None, description="every candidate of the first step")
+    discharge: list[DischargeStep] = Field(description="discharged cells, lowest x first; the last is full discharge")
 
 
 class VoltageDocument(BaseModel):
@@ -33,7 +53,7 @@ class VoltageDocument(BaseModel):
     energy_charged_ev_per_fu: float
     energy_discharged_ev_per_fu: float
     energy_metal_ev_per_atom: float
-    profile: list[VoltageStep] | None = Field(None, description="step-wise voltages (stepwise insertion only)")
+    profile: list[VoltageStep] = Field(default_factory=list, description="voltage of every discharge step")
 
 
 class NebSummary(BaseModel):
@@ -42,6 +62,9 @@ class NebSummary(BaseModel):
     barrier_ev: float | None = None
     neb_energies_ev: list[float] | None = Field(None, description="energy profile relative to the first image")
     reaction_coordinate: list[float] | None = Field(None, description="fractional path length of each image")
+    path_distance_a: list[float] | None = Field(None, description="distance along the path of each image (Å)")
+    forward_barrier_ev: float | None = Field(None, description="emmet's spline estimate: E(TS) - E(first image)")
+    reverse_barrier_ev: float | None = Field(None, description="emmet's spline estimate: E(TS) - E(last image)")
     endpoint_mismatch_ev: float | None = None
     hop: str | None = Field(None, description="e.g. tet-oct-tet")
     hop_length_a: float | None = None
@@ -63,6 +86,7 @@ class HopBarrier(BaseModel):
     length_a: float
     barrier_ev: float | None = None
     neb_energies_ev: list[float] | None = None
+    path_distance_a: list[float] | None = None
     converged: bool | None = None
     failure_reasons: list[str] = Field(default_factory=list)
 
@@ -82,13 +106,9 @@ class InsertionCandidate(BaseModel):
     energy_ev: float | None = Field(None, description="relaxed total energy of the cell with the ion here")
 
 
-class InsertionStep(BaseModel):
+class InsertionStep(DischargeStep):
     """One ion inserted: every candidate site relaxed, the lowest-energy arrangement kept."""
 
-    n_ions: int
-    x: float = Field(description="ions per host formula unit")
-    energy_ev: float = Field(description="total energy of the kept cell")
-    structure: Structure
     candidates: list[InsertionCandidate]
     chosen: int
     ion_frac_coords: list[float] = Field(description="relaxed position of the inserted ion (fractional)")
@@ -103,15 +123,6 @@ class InsertionDocument(BaseModel):
     steps: list[InsertionStep]
 
 
-class SiteSearchDocument(BaseModel):
-    """The dilute insertion site of a host, from the first insertion step."""
-
-    stable_site: str
-    delta_e_site_ev: float | None = Field(None, description="E(second-best site) - E(best site) (eV per ion)")
-    site_frac_coords: list[float]
-    candidate_energies_ev: list[float | None]
-
-
 class StabilityDocument(BaseModel):
     """Energy above the convex hull of the charged and discharged phases."""
 
@@ -124,9 +135,16 @@ class StabilityDocument(BaseModel):
 
 
 class PairResult(BaseModel):
-    """One host/intercalant pair: everything a screen needs, no trajectories."""
+    """One host/intercalant pair: everything a screen needs, no trajectories.
 
+    A result belongs to the campaign and the settings that made it: ``result_id`` is the
+    content key of the pair's result job, so re-running an unchanged campaign replaces
+    its own document while another campaign, or changed settings, adds a new one.
+    """
+
+    result_id: str | None = Field(None, description="id of this result (its result job's uuid)")
     campaign: str
+    settings_digest: str | None = Field(None, description="short hash of the campaign's computational settings")
     host: str
     intercalant: str
     formula_discharged: str
@@ -137,6 +155,7 @@ class PairResult(BaseModel):
     specific_energy_wh_kg: float | None = None
     barrier_ev: float | None = None
     neb_energies_ev: list[float] | None = None
+    neb_path_distance_a: list[float] | None = Field(None, description="distance along the path of each image (Å)")
     neb_skipped_reason: str | None = None
     calculator: str
     redox_metal: str | None = None

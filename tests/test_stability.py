@@ -62,10 +62,3 @@ def test_spinel_stability_hook_and_screen(campaign_file):
     assert "stability MgCr2S4" in {name[u] for u in flow.graph.predecessors(gate.uuid)}
     with pytest.raises(CampaignError, match="needs stability.enabled"):
         load_campaign(campaign_file("name: s\npairs: [{host: Cr2S4, intercalant: Mg}]\nscreen: {max_e_hull_ev_atom: 0.1}\n"))
-
-
-def test_spinel_graph_unchanged_without_stability(campaign_file):
-    """Content keys of the spinel graph do not change when stability is off (resumable stores)."""
-    text = "name: s\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
-    a = {j.name: j.uuid for j, _ in CampaignMaker().make(load_campaign(campaign_file(text))).iterflow()}
-    assert not any("stability" in n or "competing" in n for n in a)

@@ -1,10 +1,14 @@
-"""NEB on every distinct hop of a host (up to a campaign limit), gated by the stability screen.
+"""The hops stage of the pair graph: which hops of the ion get an NEB, each through one HopNebMaker.
 
-Reuses the spinel NEB pieces: endpoints relaxed in a fixed supercell by the calculator's
-relax maker, starting images from :func:`mvflows.jobs.neb.neb_images` (straight hop through
-its midpoint, IDPP-smoothed), the calculator's NEB maker, and
-:func:`mvflows.jobs.neb.summarise_neb` for barrier, profile and sanity checks. The
-supercells come from pymatgen-analysis-diffusion's ``MigrationHop.get_sc_structures``.
+Two makers with one ``make`` signature, both returning a Flow whose output is a
+:class:`~mvflows.schemas.NebSummary`:
+
+* :class:`SpinelHopsMaker`: the hop between neighbouring stable voids through the other
+  void type (tet -> oct -> tet, or oct -> tet -> oct) in a supercell of the relaxed host;
+* :class:`MigrationGraphHopsMaker`: the dilute site spread over the host by its symmetry,
+  pymatgen-analysis-diffusion's ``MigrationGraph`` gives the symmetry-distinct hops, NEB
+  runs on the shortest few (supercells from ``MigrationHop.get_sc_structures``), and the
+  pair's barrier is the lowest at which the computed hops percolate.
 """
 
 from __future__ import annotations
@@ -12,14 +16,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from jobflow import Flow, Job, JobConfig, Maker, OnMissing, Response, job
+from jobflow import Flow, Job, JobConfig, OnMissing
 from pymatgen.core import Structure
 
-from mvflows.calculators import MvNebMaker, MvRelaxMaker
-from mvflows.content_keys import keyed
 from mvflows.hops import distinct_hops, percolating_barrier
-from mvflows.jobs.neb import neb_images, summarise_neb
-from mvflows.schemas import HopBarrier, NebSummary, SiteSearchDocument, StabilityDocument
+from mvflows.jobs.hop_neb import HopNebMaker
+from mvflows.keys import KeyedMaker, job
+from mvflows.neb_path import Hop, spinel_hop
+from mvflows.schemas import HopBarrier, NebSummary, SitesDocument
+from mvflows.structures.catalog import Host
+
+
+@dataclass
+class SpinelHopsMaker(KeyedMaker):
+    """The dilute-limit hop of one ion in a ``supercell`` of the relaxed spinel host."""
+
+    name: str = "spinel hop"
+    neb: HopNebMaker = field(default_factory=HopNebMaker)
+    supercell: tuple[int, int, int] = (2, 2, 2)
+
+    def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:  # noqa: ARG002
+        hop = spinel_hop(host_structure, intercalant, sites.stable_site, tuple(self.supercell))
+        return self.neb.make(hop)
 
 
 def _ion_last(structure: Structure, intercalant: str) -> Structure:
@@ -29,30 +47,34 @@ def _ion_last(structure: Structure, intercalant: str) -> Structure:
     return Structure.from_sites(sites)
 
 
-@dataclass
-class HostHopsNebMaker(Maker):
-    """Dilute-limit NEB of one ion on each distinct hop between its sites in a host."""
+def _min_image(s: Structure, vec: np.ndarray) -> np.ndarray:
+    frac = s.lattice.get_fractional_coords(vec)
+    return s.lattice.get_cartesian_coords(frac - np.round(frac))
 
-    name: str = "host hops NEB"
-    endpoint_relax_maker: Maker = field(default_factory=lambda: MvRelaxMaker(relax_cell=False))
-    neb_maker: Maker = field(default_factory=MvNebMaker)
-    images: int = 5
-    idpp: bool = True
+
+@dataclass
+class MigrationGraphHopsMaker(KeyedMaker):
+    """Dilute-limit NEB of one ion on each of the ``max_hops`` shortest distinct hops of a host."""
+
+    name: str = "host hops"
+    neb: HopNebMaker = field(default_factory=lambda: HopNebMaker(images=5, symmetric_tolerance_ev=0.05,
+                                                                 mirror_end=False))
     max_hops: int = 2
     max_hop_length_a: float = 6.5
     min_hop_length_a: float = 1.5
     min_supercell_length_a: float = 8.0
     min_supercell_atoms: int = 20
     max_supercell_atoms: int = 120
-    symmetric_tolerance_ev: float = 0.05
 
-    def make(self, host: Structure, intercalant: str, site_frac: list[float], chain_metal: str | None = None) -> Flow:
-        found = distinct_hops(host, intercalant, site_frac, self.max_hop_length_a, chain_metal, self.min_hop_length_a)
+    def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:
+        site_frac = sites.site_frac_coords
+        found = distinct_hops(host_structure, intercalant, site_frac, self.max_hop_length_a, host.chain_metal,
+                              self.min_hop_length_a)
         # the shortest hop of every kind first (VS4: along the chains and between S2 groups), then the rest
         rank = {id(h): sum(g.kind == h.kind for g in found[:i]) for i, h in enumerate(found)}
         hops = sorted(found, key=lambda h: (rank[id(h)], h.length_a))[: self.max_hops]
-        jobs, summaries = [], []
-        notes: list[str | None] = []
+        flows: list[Flow] = []
+        summaries, notes = [], []
         shared: dict[str, Job] = {}  # hops that share an endpoint (same site, same supercell) share its relax
         for h in hops:
             start, end, _base = h.hop.get_sc_structures(
@@ -62,8 +84,6 @@ class HostHopsNebMaker(Maker):
                 min_length=self.min_supercell_length_a,
             )
             start, end = _ion_last(start, intercalant), _ion_last(end, intercalant)
-            relax_start = self._endpoint(start, f" NEB start {h.kind}", shared, jobs)
-            relax_end = self._endpoint(end, f" NEB end {h.kind}", shared, jobs)
             # the hop's own vector, not the minimum image: in a small supercell these differ
             vec = h.hop.esite.coords - h.hop.isite.coords
             mid = start.cart_coords[-1] + vec / 2
@@ -73,41 +93,16 @@ class HostHopsNebMaker(Maker):
                 summaries.append(None)
                 continue
             notes.append(None)
-            images = keyed(
-                neb_images(relax_start.output.structure, relax_end.output.structure, [float(v) for v in mid],
-                           self.images, self.idpp)
-            )
-            images.name = f"NEB images {h.kind}"
-            neb = keyed(self.neb_maker.make(images.output))
-            neb.append_name(f" {h.kind}")
-            summary = keyed(summarise_neb(
-                neb.output, relax_start.output.output.energy, relax_end.output.output.energy,
-                f"{h.kind} (label {h.label})", h.length_a, self.symmetric_tolerance_ev, neb.uuid,
-            ))
-            summary.name = f"NEB summary {h.kind}"
-            jobs += [images, neb, summary]
-            summaries.append(summary.output)
-        collect = keyed(collect_hops(
+            hop = Hop(start, end, [float(v) for v in mid], f"{h.kind} (label {h.label})", h.length_a)
+            neb = self.neb.make(hop, label=f" {h.kind}", shared=shared)
+            flows.append(neb)
+            summaries.append(neb.output)
+        collect = collect_hops(
             summaries, [h.kind for h in hops], [h.label for h in hops], [h.length_a for h in hops],
-            host, intercalant, site_frac, self.max_hop_length_a, notes,
-        ))
+            host_structure, intercalant, site_frac, self.max_hop_length_a, notes,
+        )
         collect.name = f"hops summary {intercalant}"
-        return Flow([*jobs, collect], output=collect.output, name=f"{self.name} {intercalant}")
-
-
-    def _endpoint(self, structure: Structure, label: str, shared: dict[str, Job], jobs: list[Job]) -> Job:
-        relax = keyed(self.endpoint_relax_maker.make(structure))
-        if relax.uuid in shared:
-            return shared[relax.uuid]
-        relax.append_name(label)
-        shared[relax.uuid] = relax
-        jobs.append(relax)
-        return relax
-
-
-def _min_image(s: Structure, vec: np.ndarray) -> np.ndarray:
-    frac = s.lattice.get_fractional_coords(vec)
-    return s.lattice.get_cartesian_coords(frac - np.round(frac))
+        return Flow([*flows, collect], output=collect.output, name=f"{self.name} {intercalant}")
 
 
 @job(output_schema=NebSummary, config=JobConfig(on_missing_references=OnMissing.NONE))
@@ -126,7 +121,8 @@ def collect_hops(
     if not kinds:
         return NebSummary(skipped_reason=f"no hop between {intercalant} sites shorter than {max_hop_length} Å")
     hops, failures = [], []
-    for summary, kind, label, length, note in zip(summaries, kinds, labels, lengths, notes or [None] * len(kinds)):
+    for summary, kind, label, length, note in zip(summaries, kinds, labels, lengths, notes or [None] * len(kinds),
+                                                  strict=True):
         if summary is None:
             reason = note or "NEB did not complete"
             hops.append(HopBarrier(kind=kind, label=label, length_a=length, failure_reasons=[reason]))
@@ -134,8 +130,8 @@ def collect_hops(
             continue
         hops.append(HopBarrier(
             kind=kind, label=label, length_a=length, barrier_ev=summary.barrier_ev,
-            neb_energies_ev=summary.neb_energies_ev, converged=summary.converged,
-            failure_reasons=summary.failure_reasons,
+            neb_energies_ev=summary.neb_energies_ev, path_distance_a=summary.path_distance_a,
+            converged=summary.converged, failure_reasons=summary.failure_reasons,
         ))
         failures += [f"{kind} hop: {r}" for r in summary.failure_reasons]
     known = {h.label: h.barrier_ev for h in hops if h.barrier_ev is not None}
@@ -151,6 +147,7 @@ def collect_hops(
     return NebSummary(
         barrier_ev=perc if perc is not None else (best.barrier_ev if best else None),
         neb_energies_ev=best.neb_energies_ev if best else None,
+        path_distance_a=best.path_distance_a if best else None,
         hop=best.kind if best else None,
         hop_length_a=best.length_a if best else None,
         converged=all(h.converged for h in hops) if hops else None,
@@ -158,25 +155,3 @@ def collect_hops(
         hops=hops,
         percolating_barrier_ev=perc,
     )
-
-
-@job  # no output_schema: the replacement's output is a reference until it runs
-def hops_neb_if_stable(
-    site: SiteSearchDocument,
-    host: Structure,
-    intercalant: str,
-    neb_maker: HostHopsNebMaker | None,
-    chain_metal: str | None = None,
-    stability: StabilityDocument | None = None,
-    max_e_hull_ev_atom: float | None = None,
-) -> Response | NebSummary:
-    """Add the hop NEBs to the graph unless NEB is off or the E_hull screen rejects the pair."""
-    if neb_maker is None:
-        return NebSummary(skipped_reason="NEB disabled in the campaign")
-    if max_e_hull_ev_atom is not None and stability is not None:
-        worst = max(stability.e_hull_charged_ev_atom, stability.e_hull_discharged_ev_atom)
-        if worst > max_e_hull_ev_atom:
-            return NebSummary(
-                skipped_reason=f"E_hull = {worst:.3f} eV/atom > screen threshold {max_e_hull_ev_atom} eV/atom"
-            )
-    return Response(replace=neb_maker.make(host, intercalant, site.site_frac_coords, chain_metal))

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from jobflow import CURRENT_JOB, JobConfig, OnMissing
 
-from jobflow import CURRENT_JOB, JobConfig, OnMissing, job
-
-from mvflows.schemas import NebSummary, PairResult, SiteEnergyDocument, StabilityDocument, VoltageDocument
+from mvflows.keys import job
+from mvflows.schemas import NebSummary, PairResult, SitesDocument, StabilityDocument, VoltageDocument
 from mvflows.store import RESULTS_STORE_NAME, publish_result
+from mvflows.structures.catalog import Host
 
 
 @job(output_schema=PairResult, config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
 def pair_result(
     campaign: str,
-    host: str,
+    settings_digest: str,
+    host: Host,
     intercalant: str,
-    formula_discharged: str,
+    x_max: float,
     calculator: str,
-    site: SiteEnergyDocument | None,
+    sites: SitesDocument | None,
     volt: VoltageDocument | None,
     neb: NebSummary | None,
     job_uuids: dict[str, str | None],
     stability: StabilityDocument | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> PairResult:
-    """Collect one pair's numbers; runs even when upstream jobs failed, and says which."""
+    """Collect one pair's numbers; runs even when upstream jobs failed, and says which.
+
+    Its own uuid (the content key of everything upstream, the campaign and its settings)
+    is the result's id: an unchanged re-run replaces this document, anything else adds one.
+    """
     failures: list[str] = []
-    if site is None:
+    if sites is None:
         failures.append(f"site-energy job {job_uuids.get('site_energy')} did not complete (a relax failed?)")
     if volt is None:
         failures.append(f"voltage job {job_uuids.get('voltage')} did not complete")
@@ -36,7 +40,7 @@ def pair_result(
         failures += neb.failure_reasons
     if "stability" in job_uuids and stability is None:
         failures.append(f"stability job {job_uuids.get('stability')} did not complete")
-    if site is None or volt is None:
+    if sites is None or volt is None:
         state = "failed"
     elif failures or neb is None or (neb.barrier_ev is None and neb.skipped_reason is None):
         state = "partial"
@@ -44,22 +48,27 @@ def pair_result(
         state = "successful"
     if neb is not None and neb.neb_job_uuid:
         job_uuids = {**job_uuids, "neb": neb.neb_job_uuid}
+    own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
+    x_label = "" if abs(x_max - 1) < 1e-9 else f"{x_max:g}"
     result = PairResult(
+        result_id=own,
         campaign=campaign,
-        host=host,
+        settings_digest=settings_digest,
+        host=host.name,
         intercalant=intercalant,
-        formula_discharged=formula_discharged,
-        stable_site=site.stable_site if site else None,
-        delta_e_site_ev=site.delta_e_site_ev if site else None,
+        formula_discharged=f"{intercalant}{x_label}{host.name}",
+        stable_site=sites.stable_site if sites else None,
+        delta_e_site_ev=sites.delta_e_site_ev if sites else None,
         voltage_v=volt.voltage_v if volt else None,
         capacity_mah_g=volt.capacity_mah_g if volt else None,
         specific_energy_wh_kg=volt.specific_energy_wh_kg if volt else None,
         barrier_ev=neb.barrier_ev if neb else None,
         neb_energies_ev=neb.neb_energies_ev if neb else None,
+        neb_path_distance_a=neb.path_distance_a if neb else None,
         neb_skipped_reason=neb.skipped_reason if neb else None,
         calculator=calculator,
-        redox_metal=(extra or {}).get("redox_metal"),
-        x=volt.x if volt and extra else None,
+        redox_metal=host.redox_metal,
+        x=volt.x if volt else x_max,
         voltage_profile=volt.profile if volt else None,
         hops=neb.hops if neb else None,
         percolating_barrier_ev=neb.percolating_barrier_ev if neb else None,
@@ -67,7 +76,7 @@ def pair_result(
         e_hull_discharged_ev_atom=stability.e_hull_discharged_ev_atom if stability else None,
         state=state,
         failure_reasons=failures,
-        job_uuids={**job_uuids, "pair_result": CURRENT_JOB.job.uuid if CURRENT_JOB.job else None},
+        job_uuids={**job_uuids, "pair_result": own},
     )
     store = CURRENT_JOB.store
     if store is not None and RESULTS_STORE_NAME in store.additional_stores:

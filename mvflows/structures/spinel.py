@@ -104,6 +104,29 @@ def octahedral_spinel(intercalant: str, redox_metal: str, a: float | None = None
     return _build(redox_metal, a or lattice_constant(redox_metal, intercalant), intercalant, sites)
 
 
+def spinel_redox_metal(host: str) -> str:
+    """The B of a B2S4 spinel host formula such as 'Cr2S4', or a one-line ValueError."""
+    from pymatgen.core import Composition
+
+    try:
+        comp = Composition(host)
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"cannot read host formula {host!r}: {exc}") from None
+    for el in comp.elements:
+        try:
+            Element(el.symbol)
+        except (ValueError, KeyError):
+            raise ValueError(f"unknown element {el.symbol!r}") from None
+    metals = [el.symbol for el in comp.elements if el.symbol != SPINEL_ANION]
+    if len(metals) != 1 or comp[SPINEL_ANION] != 4 or comp[metals[0]] != 2:
+        raise ValueError(f"host {host!r} is not a B2S4 spinel framework (e.g. Cr2S4)")
+    if metals[0] not in SPINEL_REDOX_METALS:
+        raise ValueError(
+            f"{metals[0]!r} in {host!r} is not a supported spinel redox metal ({', '.join(SPINEL_REDOX_METALS)})"
+        )
+    return metals[0]
+
+
 def void_centre(structure: Structure, frac_guess: np.ndarray, n_anions: int) -> np.ndarray:
     """Centre of the ``n_anions`` anions nearest to a guessed void (fractional coordinates).
 

@@ -1,0 +1,166 @@
+"""The NEB of one hop, for every host family and every backend: endpoints, images, band, summary.
+
+Endpoints are relaxed with the supercell lattice fixed (an NEB between unrelaxed
+endpoints gives a meaningless barrier); with ``mirror_end`` and a symmetric hop only the
+start is relaxed and the end is its symmetry image. The path starts through the hop's
+``via`` point and is smoothed by IDPP, then the calculator's NEB maker runs the band. A
+NEB maker that does not recompute the endpoints (VASP: folders 00 and NN) is handed
+their relaxed energies. The summary reads emmet's NebResult: the barrier is its
+``barrier_energy_range`` (max - min along the path) and the spline estimates of the
+forward and reverse barriers are kept beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from emmet.core.neb import NebResult
+from jobflow import Flow, Job, JobConfig, Maker, OnMissing
+from pymatgen.core import Structure
+
+from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
+from mvflows.calculators import MvNebMaker, MvRelaxMaker
+from mvflows.keys import KeyedMaker, job
+from mvflows.neb_path import Hop, hop_images, hop_mirror, mirrored_endpoint
+from mvflows.schemas import NebSummary
+
+
+@job
+def neb_images(start: Structure, end: Structure, via: list[float], n_images: int, idpp: bool) -> list[Structure]:
+    """Starting path between the relaxed endpoints (see :func:`mvflows.neb_path.hop_images`)."""
+    return hop_images(start, end, via, n_images, idpp=idpp)
+
+
+@job
+def mirror_endpoint(relaxed_start: Structure, start: Structure, end: Structure, via: list[float]) -> Structure:
+    """The relaxed end of a symmetric hop, mapped from the relaxed start (no second relax)."""
+    end = mirrored_endpoint(relaxed_start, Hop(start, end, via, "", 0.0))
+    if end is None:  # make() checked the unrelaxed hop; a relaxed start keeps its symmetry
+        raise ValueError("the relaxed start has no symmetry image at the hop's end")
+    return end
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+@job(output_schema=NebSummary, config=JobConfig(on_missing_references=OnMissing.NONE))
+def summarise_neb(
+    neb: NebResult | None,
+    start_energy: float | None,
+    end_energy: float | None,
+    hop_kind: str,
+    hop_length: float,
+    symmetric_tolerance_ev: float,
+    neb_job_uuid: str,
+) -> NebSummary:
+    """Barrier, profile and sanity checks of one NEB; a failed NEB becomes reasons, not an error."""
+    if neb is None or not neb.energies:
+        return NebSummary(
+            hop=hop_kind,
+            hop_length_a=hop_length,
+            failure_reasons=[f"NEB job {neb_job_uuid} failed or produced no energies"],
+            neb_job_uuid=neb_job_uuid,
+        )
+    energies = np.asarray(neb.energies, dtype=float)
+    failures = []
+    converged = NEB_CONVERGED_TAG in (neb.tags or [])
+    if not converged:
+        failures.append("NEB forces not converged within the step limit")
+    mismatch = None
+    if start_energy is not None and end_energy is None:  # end mapped from the start: check the band's own
+        end_energy = start_energy + float(energies[-1] - energies[0])
+    if start_energy is not None and end_energy is not None:
+        mismatch = abs(start_energy - end_energy)
+        if mismatch > symmetric_tolerance_ev:
+            failures.append(
+                f"endpoints of a symmetric {hop_kind} hop differ by {mismatch:.3f} eV "
+                f"(> {symmetric_tolerance_ev} eV): the endpoints are not equivalent sites"
+            )
+    dip = float(min(energies[0], energies[-1]) - energies.min())
+    if dip > symmetric_tolerance_ev:
+        failures.append(
+            f"the band passes {dip:.3f} eV below its endpoints: the relaxed endpoints are not the "
+            "minima of the hop, so the barrier (max - min) is not that of the intended sites"
+        )
+    distances = _path_distances(neb.images) if neb.images else None
+    return NebSummary(
+        barrier_ev=float(neb.barrier_energy_range),
+        neb_energies_ev=[float(e) for e in energies - energies[0]],
+        reaction_coordinate=[d / (distances[-1] or 1.0) for d in distances] if distances else None,
+        path_distance_a=distances,
+        forward_barrier_ev=_finite(neb.forward_barrier),
+        reverse_barrier_ev=_finite(neb.reverse_barrier),
+        endpoint_mismatch_ev=mismatch,
+        hop=hop_kind,
+        hop_length_a=hop_length,
+        converged=converged,
+        failure_reasons=failures,
+        neb_job_uuid=neb_job_uuid,
+    )
+
+
+def _path_distances(images: list[Structure]) -> list[float]:
+    """Cumulative displacement of the whole cell along the path (Å, minimum image)."""
+    steps = [0.0]
+    for a, b in zip(images[:-1], images[1:], strict=True):
+        d = b.lattice.get_fractional_coords(b.cart_coords - a.cart_coords)
+        d -= np.round(d)
+        steps.append(steps[-1] + float(np.linalg.norm(b.lattice.get_cartesian_coords(d))))
+    return steps
+
+
+@dataclass
+class HopNebMaker(KeyedMaker):
+    """NEB of one ion along one :class:`~mvflows.neb_path.Hop` of a relaxed host supercell.
+
+    ``mirror_end``: when the unrelaxed hop maps onto itself reversed (:func:`hop_mirror`),
+    relax only the start and take the end as its symmetry image; the summary checks the
+    band's end energy against the start.
+    """
+
+    name: str = "hop NEB"
+    endpoint_relax_maker: Maker = field(default_factory=lambda: MvRelaxMaker(relax_cell=False))
+    neb_maker: Maker = field(default_factory=MvNebMaker)
+    images: int = 7
+    idpp: bool = True
+    symmetric_tolerance_ev: float = 0.02
+    mirror_end: bool = True
+
+    def make(self, hop: Hop, label: str = "", shared: dict[str, Job] | None = None) -> Flow:
+        """``label`` ends the job names (e.g. " along-chain"); ``shared`` lets hops reuse one endpoint relax."""
+        jobs: list[Job] = []
+        relax_start = self._relax(hop.start, f" NEB start{label}", shared, jobs)
+        start_energy = relax_start.output.output.energy
+        if self.mirror_end and hop_mirror(hop) is not None:
+            relax_end = mirror_endpoint(relax_start.output.structure, hop.start, hop.end, hop.via)
+            relax_end.name = f"NEB end{label} (symmetry image of the start)"
+            jobs.append(relax_end)
+            end_structure, end_energy = relax_end.output, None
+        else:
+            relax_end = self._relax(hop.end, f" NEB end{label}", shared, jobs)
+            end_structure, end_energy = relax_end.output.structure, relax_end.output.output.energy
+        images = neb_images(relax_start.output.structure, end_structure, hop.via, self.images, self.idpp)
+        images.name = f"NEB images{label}"
+        endpoints = {}
+        if getattr(self.neb_maker, "wants_endpoint_energies", False):
+            endpoints["endpoint_energies"] = [start_energy, start_energy if end_energy is None else end_energy]
+        neb = self.neb_maker.make(images.output, **endpoints)
+        neb.append_name(label)
+        summary = summarise_neb(neb.output, start_energy, end_energy, hop.kind, hop.length,
+                                self.symmetric_tolerance_ev, neb.uuid)
+        summary.name = f"NEB summary{label}"
+        jobs += [images, neb, summary]
+        return Flow(jobs, output=summary.output, name=f"NEB {hop.kind}{label}")
+
+    def _relax(self, structure: Structure, label: str, shared: dict[str, Job] | None, jobs: list[Job]) -> Job:
+        relax = self.endpoint_relax_maker.make(structure)
+        if shared is not None and relax.uuid in shared:
+            return shared[relax.uuid]  # already in an earlier hop's flow
+        relax.append_name(label)
+        if shared is not None:
+            shared[relax.uuid] = relax
+        jobs.append(relax)
+        return relax
