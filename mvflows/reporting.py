@@ -9,6 +9,7 @@ import json
 from rich.table import Table
 
 COLUMNS = [
+    ("campaign", "campaign", "{}"),
     ("host", "host", "{}"),
     ("intercalant", "ion", "{}"),
     ("formula_discharged", "discharged", "{}"),
@@ -20,6 +21,11 @@ COLUMNS = [
     ("barrier_ev", "barrier (eV)", "{:.3f}"),
     ("state", "state", "{}"),
     ("calculator", "calculator", "{}"),
+]
+# with every stored version shown (--all): which settings made it, and when
+VERSION_COLUMNS = [
+    ("settings_digest", "settings", "{}"),
+    ("completed_at", "completed", "{}"),
 ]
 
 
@@ -34,13 +40,14 @@ def _cell(doc: dict, key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
-def table(docs: list[dict], title: str = "mvflows results") -> Table:
+def table(docs: list[dict], title: str = "mvflows results", versions: bool = False) -> Table:
+    columns = COLUMNS + (VERSION_COLUMNS if versions else [])
     t = Table(title=title)
-    for _key, header, _fmt in COLUMNS:
+    for _key, header, _fmt in columns:
         t.add_column(header, justify="right" if _fmt != "{}" else "left")
     for doc in docs:
         style = {"failed": "red", "partial": "yellow"}.get(doc.get("state", ""), None)
-        t.add_row(*(_cell(doc, k, f) for k, _h, f in COLUMNS), style=style)
+        t.add_row(*(_cell(doc, k, f) for k, _h, f in columns), style=style)
     return t
 
 
@@ -48,7 +55,7 @@ def notes(docs: list[dict]) -> list[str]:
     """One line per skipped NEB or failure, so a table reader knows why."""
     lines = []
     for doc in docs:
-        tag = f"{doc.get('intercalant')} in {doc.get('host')}"
+        tag = f"{doc.get('intercalant')} in {doc.get('host')} ({doc.get('campaign')})"
         if doc.get("neb_skipped_reason"):
             lines.append(f"{tag}: NEB skipped: {doc['neb_skipped_reason']}")
         for reason in doc.get("failure_reasons") or []:
@@ -56,9 +63,10 @@ def notes(docs: list[dict]) -> list[str]:
     return lines
 
 
-def to_csv(docs: list[dict]) -> str:
+def to_csv(docs: list[dict], versions: bool = False) -> str:
     buf = io.StringIO()
     keys = [k for k, _h, _f in COLUMNS] + ["fake_vasp", "neb_skipped_reason", "failure_reasons"]
+    keys += ["result_id", *(k for k, _h, _f in VERSION_COLUMNS)] if versions else []
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
     for doc in docs:

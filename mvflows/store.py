@@ -8,8 +8,11 @@ A store URI is one of:
   * a ``.yaml`` file holding ``store: URI`` (see ``configs/store.yaml``).
 
 Every store has three collections: ``outputs`` (jobflow job documents), ``data``
-(trajectories and other large objects atomate2 sends there) and ``pair_results`` (one
-:class:`mvflows.schemas.PairResult` per host, intercalant and calculator).
+(trajectories and other large objects atomate2 sends there) and ``pair_results``
+(:class:`mvflows.schemas.PairResult` documents). A result belongs to the campaign and the
+settings that made it: it is stored under its ``result_id``, so campaigns, and versions
+of one campaign, never replace each other's results; readers show each campaign's
+latest version of a pair unless asked for every version.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from monty.json import jsanitize
 
 RESULTS_STORE_NAME = "results"
 RESULTS_COLLECTION = "pair_results"
-RESULT_KEY = ("host", "intercalant", "calculator")
+RESULT_KEY = "result_id"
+# the versions of one result: the latest of each group is what readers show by default
+VERSION_GROUP = ("campaign", "calculator", "host", "intercalant")
 DEFAULT_STORE = os.environ.get("MVFLOWS_STORE", "mvflows_data")
 
 
@@ -209,31 +214,58 @@ def connect(store: JobStore | Store, uri: str) -> None:
 
 
 def publish_result(store: Store, result: Any) -> None:
-    """Upsert one pair result: one document per host, intercalant and calculator."""
-    doc = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
-    doc["blob_uuid"] = result_uid(doc)
-    store.update([doc], key=list(RESULT_KEY))
-
-
-def result_uid(doc: dict[str, Any]) -> str:
-    """One id per host, intercalant and calculator, as ``blob_uuid``.
+    """Upsert one pair result under its ``result_id`` (also jobflow's ``blob_uuid``).
 
     jobflow keys every additional store on ``blob_uuid``, and jobflow-remote relies on it:
     a job's results store is a JSON file re-read by that key, then upserted into MongoDB
-    by it. A deterministic id keeps re-runs replacing the document there too.
+    by it; the same id keeps re-runs replacing the document there too.
     """
+    doc = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
+    doc[RESULT_KEY] = doc.get(RESULT_KEY) or _derived_id(doc)
+    doc["blob_uuid"] = doc[RESULT_KEY]
+    store.update([doc], key=RESULT_KEY)
+
+
+def _derived_id(doc: dict[str, Any]) -> str:
+    """An id for a result made outside a job (tests, imports): its campaign, settings and pair."""
     import uuid
 
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mvflows/pair_result/" + "/".join(str(doc.get(k)) for k in RESULT_KEY)))
+    parts = [str(doc.get(k)) for k in ("campaign", "settings_digest", *VERSION_GROUP[1:])]
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mvflows/pair_result/" + "/".join(parts)))
 
 
-def query_results(store: Store, host: str | None = None, intercalant: str | None = None) -> list[dict]:
+def result_id_of(doc: dict[str, Any]) -> str:
+    """The id of a stored result; documents of the 0.1 release have none and go by their job's uuid."""
+    return doc.get(RESULT_KEY) or (doc.get("job_uuids") or {}).get("pair_result") or doc.get("blob_uuid") or ""
+
+
+def latest_versions(docs: list[dict]) -> list[dict]:
+    """The most recently completed document of each (campaign, calculator, host, intercalant)."""
+    best: dict[tuple, dict] = {}
+    for doc in docs:
+        group = tuple(doc.get(k) for k in VERSION_GROUP)
+        if group not in best or str(doc.get("completed_at", "")) > str(best[group].get("completed_at", "")):
+            best[group] = doc
+    return list(best.values())
+
+
+def query_results(
+    store: Store,
+    host: str | None = None,
+    intercalant: str | None = None,
+    campaign: str | None = None,
+    all_versions: bool = False,
+) -> list[dict]:
+    """Pair results, newest version of each pair per campaign unless ``all_versions``."""
     criteria: dict[str, Any] = {}
-    if host:
-        criteria["host"] = host
-    if intercalant:
-        criteria["intercalant"] = intercalant
+    for key, value in (("host", host), ("intercalant", intercalant), ("campaign", campaign)):
+        if value:
+            criteria[key] = value
     docs = list(store.query(criteria=criteria, properties={"_id": 0}))
     for doc in docs:
         doc.pop("blob_uuid", None)  # jobflow's storage key, not a result field
-    return sorted(docs, key=lambda d: (d.get("intercalant", ""), d.get("host", ""), d.get("calculator", "")))
+        doc[RESULT_KEY] = result_id_of(doc)
+    if not all_versions:
+        docs = latest_versions(docs)
+    return sorted(docs, key=lambda d: (d.get("intercalant", ""), d.get("host", ""), d.get("campaign", ""),
+                                       d.get("calculator", ""), str(d.get("completed_at", ""))))

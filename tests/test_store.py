@@ -1,4 +1,4 @@
-"""Stores: results are upserted per pair; bad stores fail with one line."""
+"""Stores: results are kept per campaign and settings; bad stores fail with one line."""
 
 import pytest
 
@@ -6,10 +6,10 @@ from mvflows.schemas import PairResult
 from mvflows.store import StoreError, job_store, publish_result, query_results, resolve_uri, results_store
 
 
-def _result(host="Cr2S4", ion="Mg", v=1.0):
+def _result(host="Cr2S4", ion="Mg", v=1.0, campaign="t", settings="s1", at="2026-12-01T00:00:00+00:00"):
     return PairResult(
-        campaign="t", host=host, intercalant=ion, formula_discharged="MgCr2S4",
-        voltage_v=v, calculator="forcefield:SevenNet", state="successful",
+        campaign=campaign, settings_digest=settings, host=host, intercalant=ion, formula_discharged="MgCr2S4",
+        voltage_v=v, calculator="forcefield:SevenNet", state="successful", completed_at=at,
     )
 
 
@@ -70,3 +70,31 @@ def test_store_path_that_cannot_be_a_directory(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot reach store"):
         job_store(str(blocker / "db"))
+
+
+@pytest.mark.parametrize("uri", ["mongomock://t2", "monty"])
+def test_campaigns_and_settings_never_replace_each_other(tmp_path, uri):
+    uri = str(tmp_path / "db") if uri == "monty" else uri
+    store = results_store(uri)
+    publish_result(store, _result(campaign="spinel21", v=1.68, settings="careful"))
+    publish_result(store, _result(campaign="smoke", v=1.70, settings="light"))
+    publish_result(store, _result(campaign="smoke", v=1.71, settings="lighter", at="2026-12-02T00:00:00+00:00"))
+    everything = query_results(store, all_versions=True)
+    assert sorted(d["voltage_v"] for d in everything) == [1.68, 1.70, 1.71]
+    latest = query_results(store)
+    assert sorted((d["campaign"], d["voltage_v"]) for d in latest) == [("smoke", 1.71), ("spinel21", 1.68)]
+    assert [d["voltage_v"] for d in query_results(store, campaign="spinel21")] == [1.68]
+
+
+def test_results_of_the_previous_release_are_read(tmp_path):
+    """0.1 documents: no result_id, keyed on host/intercalant/calculator; read with their job's uuid as id."""
+    store = results_store(str(tmp_path / "db"))
+    old = _result().model_dump(mode="json")
+    for key in ("result_id", "settings_digest"):
+        old.pop(key)
+    old["job_uuids"] = {"pair_result": "0f4c2c9e-old"}
+    store.update([old], key=["host", "intercalant", "calculator"])
+    publish_result(store, _result(campaign="t2"))
+    docs = {d["campaign"]: d for d in query_results(results_store(str(tmp_path / "db")))}
+    assert docs["t"]["result_id"] == "0f4c2c9e-old" and docs["t"]["voltage_v"] == 1.0
+    assert set(docs) == {"t", "t2"}
