@@ -1,4 +1,4 @@
-"""The in-process runner: reuse of finished jobs, failure isolation, no stale results."""
+"""The runner with real jobs and stores: reuse of finished jobs, failure isolation, workers, stop flags."""
 
 import os
 import time
@@ -8,8 +8,8 @@ import pytest
 from jobflow import Flow, JobConfig, JobStore, OnMissing, Response, job
 from maggma.stores import MemoryStore
 
-from mvflows.content_keys import keyed
-from mvflows.runner import run_flow
+from mvflows.execution import run_flow
+from mvflows.keys import keyed
 
 
 @job
@@ -41,14 +41,14 @@ def test_rerun_recomputes_a_result_written_while_its_parent_had_failed(tmp_path,
 
     b = build().jobs[1]
     store = JobStore(MemoryStore())
-    first = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
+    first = run_flow(build(), store, tmp_path / "w", jobs=jobs)
     assert len(first.failed) == 1 and first.ran == 1
     assert store.query_one({"uuid": b.uuid})["output"] == {"value": None}
     flag.unlink()  # the cause is fixed; rerunning continues where it stopped
-    second = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
+    second = run_flow(build(), store, tmp_path / "w", jobs=jobs)
     assert second.failed == {} and second.ran == 2 and second.reused == 0
     assert store.query_one({"uuid": b.uuid}, sort={"index": -1})["output"] == {"value": 42}
-    third = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
+    third = run_flow(build(), store, tmp_path / "w", jobs=jobs)
     assert third.ran == 0 and third.reused == 2
 
 
@@ -70,13 +70,13 @@ def test_rerun_rebuilds_a_replaced_job_whose_sub_flow_had_failed(tmp_path, jobs)
 
     b = build().jobs[1]
     store = JobStore(MemoryStore())
-    first = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
+    first = run_flow(build(), store, tmp_path / "w", jobs=jobs)
     assert len(first.failed) == 1  # the sub-flow's job
     flag.unlink()
-    second = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
+    second = run_flow(build(), store, tmp_path / "w", jobs=jobs)
     assert second.failed == {}
     assert store.query_one({"uuid": b.uuid}, sort={"index": -1})["output"] == {"value": 42}
-    third = run_flow(build(), store, tmp_path / "w", show_progress=False, jobs=jobs)
+    third = run_flow(build(), store, tmp_path / "w", jobs=jobs)
     assert third.ran == 0 and third.failed == {}
 
 
@@ -98,7 +98,7 @@ def test_independent_jobs_run_side_by_side_in_workers(tmp_path):
     b.function_args = (1.6,)  # a different job (content keys would merge equal ones)
     b = keyed(b)
     store = JobStore(MemoryStore())
-    report = run_flow(Flow([a, b, keyed(spread(a.output, b.output))]), store, tmp_path / "w", show_progress=False, jobs=2)
+    report = run_flow(Flow([a, b, keyed(spread(a.output, b.output))]), store, tmp_path / "w", jobs=2)
     assert report.failed == {} and report.ran == 3
     out_a, out_b = (store.query_one({"uuid": j.uuid})["output"] for j in (a, b))
     assert os.getpid() not in (out_a["pid"], out_b["pid"])  # computed in workers, stored by the runner
@@ -114,8 +114,36 @@ def die() -> int:
 def test_a_worker_that_dies_fails_its_job_and_the_run_goes_on(tmp_path):
     dead, fine = keyed(die()), keyed(flaky(str(tmp_path / "no-flag")))
     store = JobStore(MemoryStore())
-    report = run_flow(Flow([dead, keyed(summary(dead.output)), fine]), store, tmp_path / "w", show_progress=False, jobs=2)
+    report = run_flow(Flow([dead, keyed(summary(dead.output)), fine]), store, tmp_path / "w", jobs=2)
     assert len(report.failed) >= 1
     assert any("died" in m for m in report.failed.values())
-    again = run_flow(Flow([keyed(flaky(str(tmp_path / "no-flag")))]), store, tmp_path / "w", show_progress=False, jobs=2)
+    again = run_flow(Flow([keyed(flaky(str(tmp_path / "no-flag")))]), store, tmp_path / "w", jobs=2)
     assert again.failed == {} and again.ran + again.reused == 1
+
+
+@job
+def halt(children: bool, everything: bool) -> Response:
+    """Asks, as an atomate2 VASP job does for an unconverged run, to stop what follows."""
+    return Response(output=1, stop_children=children, stop_jobflow=everything)
+
+
+@JOBS
+def test_stop_children_is_honoured_and_remembered_on_resume(tmp_path, jobs):
+    def build() -> Flow:
+        a = keyed(halt(True, False))
+        return Flow([a, keyed(summary(a.output)), keyed(flaky(str(tmp_path / "no-flag")))])
+
+    store = JobStore(MemoryStore())
+    first = run_flow(build(), store, tmp_path / "w", jobs=jobs)
+    assert first.ran == 2 and first.stopped == 1  # the child of the halting job never ran, the other job did
+    child = build().jobs[1]
+    assert store.query_one({"uuid": child.uuid}) is None
+    again = run_flow(build(), store, tmp_path / "w", jobs=jobs)
+    assert again.reused == 2 and again.stopped == 1 and again.ran == 0
+
+
+def test_stop_jobflow_starts_nothing_after_it(tmp_path):
+    a = keyed(halt(False, True))
+    later = keyed(flaky(str(tmp_path / "no-flag")))
+    report = run_flow(Flow([a, keyed(summary(a.output)), later]), JobStore(MemoryStore()), tmp_path / "w")
+    assert report.ran == 1 and report.failed == {}

@@ -25,8 +25,8 @@ def fake_vasp_campaign(tmp_path: Path):  # noqa: ANN201
     ``tmp_path / "store"`` (read it back with ``mvflows results --store``).
     """
     from mvflows.campaign import Campaign, load_campaign
-    from mvflows.flows import CampaignMaker
-    from mvflows.runner import run_flow
+    from mvflows.flows import CampaignMaker, result_job_uuids
+    from mvflows.execution import run_flow
     from mvflows.store import job_store, query_results
     from mvflows.testing.fake_vasp import FakeVaspSpec, fake_vasp
 
@@ -39,7 +39,8 @@ def fake_vasp_campaign(tmp_path: Path):  # noqa: ANN201
         js = job_store(store or str(tmp_path / "store"))
         flow = CampaignMaker().make(camp)
         with fake_vasp(FakeVaspSpec.from_campaign(camp)):
-            run.report = run_flow(flow, js, tmp_path / "work", show_progress=False)
-        return query_results(js.additional_stores["results"])
+            run.report = run_flow(flow, js, tmp_path / "work")
+        ids = result_job_uuids(flow)  # this run's results, not whatever else the store holds
+        return [d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids]
 
     return run

@@ -2,8 +2,8 @@
 
 A force-field job gains little from a second torch thread (SevenNet-0 on the 97-atom
 spinel supercell: 1.25 s per call on one thread, 1.1 s on two), so two one-thread jobs
-side by side do ~1.8x the work of one two-thread job. The scheduler in
-:mod:`mvflows.runner` stays the only process that talks to the store: it resolves a job's
+side by side do ~1.8x the work of one two-thread job. The runner
+(:mod:`mvflows.execution.runner`) stays the only process that talks to the store: it resolves a job's
 inputs, ships the resolved job here, and writes back the documents the job produced in a
 throw-away in-memory store. Workers therefore never read a stale copy of the store, and
 MongoDB and the embedded store behave alike. Like :mod:`mvflows.image_workers`, this
@@ -64,6 +64,9 @@ def run_job(job_dict: dict, job_dir: str, store_names: list[str]) -> dict[str, A
         "replace": _as_dict(response.replace),
         "detour": _as_dict(response.detour),
         "addition": _as_dict(response.addition),
+        "stored_data": response.stored_data,
+        "stop_children": bool(response.stop_children),
+        "stop_jobflow": bool(response.stop_jobflow),
     }
 
 

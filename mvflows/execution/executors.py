@@ -1,0 +1,133 @@
+"""Where a job runs: in this process, or in a pool of one-core worker processes.
+
+Both give back an :class:`Outcome` (what the job's Response asked for, or why it failed);
+the runner hands it to the scheduler. Every job runs in a folder of its own under the
+work directory (VASP jobs write files there; force-field jobs leave none, and an empty
+folder is removed). Only this process writes to the store: a worker's job runs against
+an in-memory store whose documents come back here (:mod:`mvflows.execution.workers`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobflow import Flow, Job, JobStore
+from monty.json import MontyDecoder
+
+from mvflows.execution.scheduler import Node
+
+
+@dataclass
+class Outcome:
+    """A job's run: its sub-flows and stop flags, or the error it raised."""
+
+    node: Node
+    seconds: float = 0.0
+    sub_flows: list[Flow | None] = field(default_factory=list)
+    stop_children: bool = False
+    stop_jobflow: bool = False
+    stored_data: Any = None
+    error: BaseException | None = None
+    trace: str = ""
+
+
+def job_dir(work_dir: Path, job: Job) -> Path:
+    return work_dir / f"job_{job.uuid}_{job.index}"
+
+
+def _drop_if_empty(path: Path) -> None:
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
+
+
+class InProcess:
+    """Runs a job here, against the run's store."""
+
+    def __init__(self, store: JobStore, work_dir: Path) -> None:
+        self.store, self.work_dir = store, work_dir
+
+    def run(self, node: Node) -> Outcome:
+        path = job_dir(self.work_dir, node.job)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            with contextlib.chdir(path):
+                response = node.job.run(store=self.store)
+            seconds = time.perf_counter() - t0
+            _drop_if_empty(path)
+        except Exception as exc:  # noqa: BLE001 - any job failure is isolated and reported
+            return Outcome(node, error=exc, trace=traceback.format_exc())
+        return Outcome(node, seconds, [response.replace, response.detour, response.addition],
+                       bool(response.stop_children), bool(response.stop_jobflow), response.stored_data)
+
+
+class WorkerPool:
+    """Up to ``workers`` jobs at once, each in a spawned one-core process with its own model copy.
+
+    A worker that dies (e.g. killed for memory) fails the jobs its pool had; the next job
+    starts new workers, so the run goes on.
+    """
+
+    def __init__(self, store: JobStore, work_dir: Path, workers: int) -> None:
+        self.store, self.work_dir, self.workers = store, work_dir, workers
+        self.running: dict[Future, tuple[Node, Any]] = {}  # -> (job, the pool running it)
+        self._pool: Any = None
+
+    def submit(self, node: Node) -> Outcome | None:
+        """Start the job in a worker; an Outcome only when it fails before it starts."""
+        from mvflows.execution.workers import job_pool, run_job
+
+        job = node.job
+        try:
+            resolved = job.resolve_args(store=self.store, inplace=False) if job.config.resolve_references else job
+            payload = resolved.as_dict()
+        except Exception as exc:  # noqa: BLE001 - an unresolvable input fails this job only
+            return Outcome(node, error=exc, trace=traceback.format_exc())
+        args = (payload, str(job_dir(self.work_dir, job)), list(self.store.additional_stores))
+        if self._pool is None:
+            self._pool = job_pool(self.workers)  # started when the first job needs it
+        try:
+            future = self._pool.submit(run_job, *args)
+        except BrokenProcessPool:  # a worker died since the last job ended: new workers, same job
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = job_pool(self.workers)
+            future = self._pool.submit(run_job, *args)
+        self.running[future] = (node, self._pool)
+        return None
+
+    def wait(self) -> list[Outcome]:
+        """Block until at least one running job ends; store what each produced."""
+        finished, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        return [self._collect(f) for f in finished]
+
+    def _collect(self, future: Future) -> Outcome:
+        node, pool = self.running.pop(future)
+        try:
+            out = future.result()
+        except BrokenProcessPool as exc:  # e.g. killed for memory: fails every job that pool had
+            if pool is self._pool:  # the next job starts new workers
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            return Outcome(node, error=RuntimeError(f"the worker process running this job died ({exc})"))
+        except Exception as exc:  # noqa: BLE001 - the job's own error, raised in the worker
+            return Outcome(node, error=exc, trace="".join(traceback.format_exception(exc)))
+        for name, blobs in out["blobs"].items():  # blobs first: a doc must not outlive its data
+            if blobs:
+                self.store.additional_stores[name].update(blobs, key="blob_uuid")
+        self.store.docs_store.update(out["docs"], key=["uuid", "index"])
+        _drop_if_empty(job_dir(self.work_dir, node.job))
+        decoder = MontyDecoder()
+        subs = [decoder.process_decoded(out[k]) if out[k] else None for k in ("replace", "detour", "addition")]
+        return Outcome(node, out["seconds"], subs, out["stop_children"], out["stop_jobflow"], out["stored_data"])
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

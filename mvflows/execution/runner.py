@@ -1,0 +1,162 @@
+"""Run a campaign's Flow on this machine: resumable, failure-isolating, N jobs at once.
+
+jobflow's ``run_locally`` always recomputes everything, one job at a time. This runner
+walks the same graph the same way (:mod:`mvflows.execution.scheduler`), but a job whose
+content-keyed uuid already has a finished output in the store is reused, not run (see
+:mod:`mvflows.keys`), and independent jobs can run side by side in worker processes
+(:mod:`mvflows.execution.executors`). A job that raises is recorded and its dependants
+are skipped unless they tolerate missing inputs (the pair result always runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobflow import Flow, Job, JobStore
+from jobflow.core.flow import get_flow
+from jobflow.core.reference import find_and_get_references
+
+from mvflows.execution.executors import InProcess, Outcome, WorkerPool
+from mvflows.execution.progress import Quiet, Reporter
+from mvflows.execution.scheduler import Action, Scheduler, StoredState
+
+
+@dataclass
+class RunReport:
+    """What a run did: jobs run, reused from the store, skipped, stopped, failed (name -> one-line error)."""
+
+    ran: int = 0
+    reused: int = 0
+    skipped: int = 0
+    stopped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: list[tuple[str, float]] = field(default_factory=list)  # (job name, wall s) of jobs run
+
+
+def finished(store: JobStore, uuid: str, _seen: set[str] | None = None) -> bool:
+    """True when the latest stored output of ``uuid`` exists and so does all it points to.
+
+    None marks a replaced job. A job replaced by a sub-flow (the insertion steps) ends with
+    an output that is a reference to the sub-flow's last job; if that sub-flow failed, the
+    reference dangles and the job must run again to rebuild it, or a re-run would reuse
+    the job and every dependant would fail on the missing reference.
+    """
+    doc = store.query_one({"uuid": uuid}, properties=["output", "index"], sort={"index": -1})
+    if doc is None or doc.get("output") is None:
+        return False
+    seen = _seen if _seen is not None else set()
+    seen.add(uuid)
+    return all(ref.uuid in seen or finished(store, ref.uuid, seen) for ref in find_and_get_references(doc["output"]))
+
+
+def stored_state(store: JobStore, uuid: str) -> StoredState:
+    """The scheduler's view of a job in the store, stop flags included (a resumed run honours them)."""
+    if not finished(store, uuid):
+        return StoredState()
+    doc = store.query_one({"uuid": uuid}, properties=["stop_children", "stop_jobflow"], sort={"index": -1}) or {}
+    return StoredState(True, bool(doc.get("stop_children")), bool(doc.get("stop_jobflow")))
+
+
+def _record_response(store: JobStore, job: Job, outcome: Outcome) -> None:
+    """Keep the Response fields a re-run needs (stop flags) and any stored_data on the job's document."""
+    extra = {k: v for k, v in (("stop_children", outcome.stop_children), ("stop_jobflow", outcome.stop_jobflow),
+                               ("stored_data", outcome.stored_data)) if v}
+    if not extra:
+        return
+    doc = store.docs_store.query_one({"uuid": job.uuid}, sort={"index": -1})
+    if doc is not None:
+        doc.pop("_id", None)
+        store.docs_store.update({**doc, **extra}, key=["uuid", "index"])
+
+
+def run_flow(
+    flow: Flow | Job,
+    store: JobStore,
+    work_dir: str | Path,
+    fresh: bool = False,
+    reporter: Reporter | None = None,
+    jobs: int = 1,
+) -> RunReport:
+    """Run ``flow`` against ``store``; reuse finished jobs unless ``fresh``.
+
+    ``jobs`` > 1 runs up to that many independent jobs at once, each in a worker process
+    with one core; jobs that read the store themselves (``expose_store``) and all jobs
+    when ``jobs`` is 1 run in this process.
+    """
+    flow = get_flow(flow)
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    store.connect()
+    progress = reporter or Quiet()
+    scheduler = Scheduler(
+        lookup=lambda uuid: stored_state(store, uuid),
+        runs_here=lambda job: bool(job.config.expose_store),
+        slots=jobs,
+        fresh=fresh,
+    )
+    scheduler.add(flow)
+    report = RunReport()
+    here, pool = InProcess(store, work_dir), WorkerPool(store, work_dir, jobs)
+
+    def settle(outcome: Outcome) -> None:
+        node = outcome.node
+        if outcome.error is not None:
+            _fail(outcome, work_dir, report, progress)
+            scheduler.failed(node)
+            return
+        _record_response(store, node.job, outcome)
+        report.ran += 1
+        report.seconds.append((node.job.name, outcome.seconds))
+        before = scheduler.total
+        scheduler.succeeded(node, outcome.sub_flows, outcome.stop_children, outcome.stop_jobflow)
+        progress.grow(scheduler.total - before)
+        progress.finish(node.job.name, "ran", outcome.seconds)
+        if outcome.stop_jobflow:
+            progress.note(f"{node.job.name} stopped the flow (stop_jobflow): no further job starts")
+
+    progress.start(scheduler.total)
+    try:
+        with contextlib.chdir(work_dir):
+            while not scheduler.finished or pool.running:
+                decision = scheduler.next(running=len(pool.running))
+                if decision is None:
+                    if pool.running:
+                        for outcome in pool.wait():
+                            settle(outcome)
+                        continue
+                    if scheduler.stop_all:
+                        break
+                    raise RuntimeError(f"{len(scheduler.pending)} jobs wait on each other: the flow has a cycle")
+                node, action = decision.node, decision.action
+                if action is Action.REUSE:
+                    report.reused += 1
+                    progress.finish(node.job.name, "reused")
+                elif action is Action.SKIP:
+                    report.skipped += 1
+                    progress.finish(node.job.name, "skipped (an input failed)")
+                elif action is Action.STOP:
+                    report.stopped += 1
+                    progress.finish(node.job.name, "stopped (a parent said stop_children)")
+                elif action is Action.RUN_HERE:
+                    progress.begin(node.job.name)
+                    settle(here.run(node))
+                else:
+                    progress.begin(node.job.name)
+                    failed_early = pool.submit(node)
+                    if failed_early is not None:
+                        settle(failed_early)
+    finally:
+        pool.shutdown()
+        progress.close()
+    return report
+
+
+def _fail(outcome: Outcome, work_dir: Path, report: RunReport, progress: Reporter) -> None:
+    job, exc = outcome.node.job, outcome.error
+    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    report.failed[f"{job.name} ({job.uuid})"] = f"{type(exc).__name__}: {message}"
+    with (work_dir / "errors.log").open("a") as fh:
+        fh.write(f"--- {job.name} ({job.uuid})\n{outcome.trace}\n")
+    progress.finish(job.name, f"FAILED ({type(exc).__name__}: {message})")
