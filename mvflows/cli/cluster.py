@@ -6,11 +6,10 @@ Registered on the main app by :func:`register`; the work is in :mod:`mvflows.clu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from mvflows.cli import _fail, err, out
+from mvflows.cli.common import err, fail, out
 
 cluster_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Set up jobflow-remote projects.")
 
@@ -22,11 +21,11 @@ def cluster_init(
     name: str = typer.Argument("mvflows", help="project name"),
     mongo: str = typer.Option("mongodb://127.0.0.1:27017/mvflows", "--mongo", help="queue and job store"),
     work_dir: Path = typer.Option(Path("mvflows_jobs"), "--work-dir", help="where the local worker runs jobs"),
-    venv: Optional[Path] = typer.Option(None, "--venv", help="environment the jobs activate (default: this one)"),
-    remote_host: Optional[str] = typer.Option(None, "--remote-host", help="also a worker on this SSH host"),
-    remote_user: Optional[str] = typer.Option(None, "--remote-user"),
-    folder: Optional[Path] = typer.Option(None, "--folder", help="projects folder (default ~/.jfremote)"),
-    template: Optional[Path] = typer.Option(None, "--template", help="default configs/jobflow-remote.yaml"),
+    venv: Path | None = typer.Option(None, "--venv", help="environment the jobs activate (default: this one)"),
+    remote_host: str | None = typer.Option(None, "--remote-host", help="also a worker on this SSH host"),
+    remote_user: str | None = typer.Option(None, "--remote-user"),
+    folder: Path | None = typer.Option(None, "--folder", help="projects folder (default ~/.jfremote)"),
+    template: Path | None = typer.Option(None, "--template", help="default: the packaged template (a copy: configs/jobflow-remote.yaml)"),
     force: bool = typer.Option(False, "--force", help="replace an existing project file"),
 ) -> None:
     """Write a ready jobflow-remote project (SLURM worker, MongoDB stores) from the template."""
@@ -40,16 +39,16 @@ def cluster_init(
     try:
         path = write_project(maker.make(name), folder, force=force)
     except ClusterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(f"wrote {path}", highlight=False)
     err.print(f"next: mvflows submit CAMPAIGN --project {name}; jf -p {name} runner start", highlight=False)
 
 
 def submit(
     campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/smoke.yaml"),
-    project: Optional[str] = PROJECT_OPT,
-    worker: Optional[str] = typer.Option(None, "--worker", "-w", help="worker (default: the project's first)"),
-    model: Optional[str] = typer.Option(None, "--model", help="force field name, overrides the campaign"),
+    project: str | None = PROJECT_OPT,
+    worker: str | None = typer.Option(None, "--worker", "-w", help="worker (default: the project's first)"),
+    model: str | None = typer.Option(None, "--model", help="force field name, overrides the campaign"),
 ) -> None:
     """Queue CAMPAIGN's flow in a jobflow-remote project; its runner sends the jobs to SLURM."""
     from mvflows.campaign import CampaignError, load_campaign
@@ -58,14 +57,14 @@ def submit(
     try:
         camp = load_campaign(campaign, {"calculator.model": model} if model else None)
     except CampaignError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         jc = job_controller(project)
         if worker is not None and worker not in jc.project.workers:
-            _fail(f"no worker {worker!r} in project {jc.project.name} ({', '.join(jc.project.workers)})")
+            fail(f"no worker {worker!r} in project {jc.project.name} ({', '.join(jc.project.workers)})")
         db_ids = submit_campaign(camp, jc.project.name, worker)
     except ClusterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(
         f"submitted campaign {camp.name}: {len(camp.pair_list())} pairs, {len(db_ids)} jobs "
         f"(db ids {db_ids[0]}-{db_ids[-1]}) to project {jc.project.name}",
@@ -74,7 +73,7 @@ def submit(
 
 
 def status(
-    project: Optional[str] = PROJECT_OPT,
+    project: str | None = PROJECT_OPT,
     jobs: bool = typer.Option(False, "--jobs", help="one line per job instead of per pair"),
 ) -> None:
     """Job states per pair (jobs shared by pairs, like metal references, under '(shared)')."""
@@ -85,7 +84,7 @@ def status(
     try:
         rows = job_rows(project)
     except ClusterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if jobs:
         table = Table("db id", "pair", "job", "state", "slurm id")
         for r in rows:
@@ -99,7 +98,7 @@ def status(
 
 def rerun(
     target: str = typer.Argument(..., help="a pair (MgCr2S4) or a job (db id or uuid)"),
-    project: Optional[str] = PROJECT_OPT,
+    project: str | None = PROJECT_OPT,
 ) -> None:
     """Rerun FAILED/REMOTE_ERROR jobs (e.g. killed by scancel) of a pair, or one job."""
     from mvflows.cluster import ClusterError, rerun as rerun_jobs
@@ -107,7 +106,7 @@ def rerun(
     try:
         changed = rerun_jobs(project, target)
     except ClusterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(f"rerun: {len(changed)} jobs back to READY/WAITING ({', '.join(map(str, changed)) or 'none'})")
 
 

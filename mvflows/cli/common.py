@@ -1,0 +1,56 @@
+"""What every mvflows command shares: the consoles, the one-line error exit, reading results."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 200)
+
+EXIT_INCOMPLETE = 1  # the run finished but some pairs failed or are partial
+EXIT_BAD_INPUT = 2  # nothing was computed
+
+READ_STORES_HELP = "store URI or configs/*.yaml (default ./mvflows_data); repeat to read several stores"
+CAMPAIGN_HELP = "only this campaign's results (the campaign file's name:)"
+ALL_HELP = "every stored version of each result, not only each campaign's latest"
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print one ``error:`` line and leave with ``code``."""
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def read_results(
+    stores: list[str] | None,
+    host: str | None = None,
+    intercalant: str | None = None,
+    campaign: str | None = None,
+    all_versions: bool = False,
+) -> list[dict]:
+    """Pair results of every given store (e.g. a laptop's embedded store and the cluster's MongoDB).
+
+    A result found in several stores (same ``result_id``) is kept once, from the first
+    store that has it; without ``all_versions`` each campaign's latest version of a pair
+    is shown, across all the stores.
+    """
+    from mvflows.store import StoreError, latest_versions, query_results, result_id_of, results_store
+
+    seen: set[str] = set()
+    docs: list[dict] = []
+    for uri in stores or [None]:
+        try:
+            found = query_results(results_store(uri), host=host, intercalant=intercalant, campaign=campaign,
+                                  all_versions=True)
+        except StoreError as exc:
+            fail(str(exc))
+        for doc in found:
+            key = result_id_of(doc)
+            if key not in seen:
+                seen.add(key)
+                docs.append(doc)
+    return docs if all_versions else latest_versions(docs)

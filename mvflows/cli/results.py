@@ -1,0 +1,104 @@
+"""Reading results: ``mvflows results``, ``validate`` and ``plot``."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from mvflows.cli.common import ALL_HELP, CAMPAIGN_HELP, EXIT_INCOMPLETE, READ_STORES_HELP, err, fail, out, read_results
+
+STORE_OPT = typer.Option(None, "--store", help=READ_STORES_HELP)
+CAMPAIGN_OPT = typer.Option(None, "--campaign", help=CAMPAIGN_HELP)
+ALL_OPT = typer.Option(False, "--all", help=ALL_HELP)
+
+
+class Fmt(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def results(
+    store: list[str] | None = STORE_OPT,
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="table, csv or json"),
+    host: str | None = typer.Option(None, "--host", help="only this host, e.g. Cr2S4"),
+    intercalant: str | None = typer.Option(None, "--intercalant", help="only this ion, e.g. Mg"),
+    campaign: str | None = CAMPAIGN_OPT,
+    all_versions: bool = ALL_OPT,
+) -> None:
+    """Print the stored pair results: each campaign's latest, or every version with --all."""
+    from mvflows.reporting import notes, table, to_csv, to_json
+
+    docs = read_results(store, host=host, intercalant=intercalant, campaign=campaign, all_versions=all_versions)
+    if fmt is Fmt.json:
+        sys.stdout.write(to_json(docs) + "\n")
+    elif fmt is Fmt.csv:
+        sys.stdout.write(to_csv(docs, versions=all_versions))
+    else:
+        out.print(table(docs, versions=all_versions))
+        for line in notes(docs):
+            out.print(line, highlight=False)
+
+
+def validate(
+    store: list[str] | None = STORE_OPT,
+    output: Path = typer.Option(Path("report.md"), "-o", "--output", help="Markdown report to write"),
+    reference: Path | None = typer.Option(None, "--reference", help="reference file (default: the shipped one)"),
+    campaign: str | None = CAMPAIGN_OPT,
+    all_versions: bool = ALL_OPT,
+) -> None:
+    """Write a report: every published value beside the computed one, MAE per quantity and model, trends."""
+    from mvflows.store import resolve_uri
+    from mvflows.validation import compare, load_reference, to_markdown
+
+    try:
+        ref = load_reference(str(reference) if reference else None)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read reference file: {exc}")
+    docs = read_results(store, campaign=campaign, all_versions=all_versions)
+    report = compare(docs, ref)
+    try:
+        output.write_text(to_markdown(report, ", ".join(resolve_uri(u) for u in store or [None])))
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    computed = sum(c.computed is not None for c in report.comparisons)
+    err.print(
+        f"mvflows: wrote {output}: {len(ref['rows'])} reference rows, {computed} with a computed value, "
+        f"{len(report.trends)} trend checks",
+        highlight=False,
+    )
+
+
+def plot(
+    kind: str = typer.Argument(..., help="hull, neb, site-barrier or voltage-capacity"),
+    store: list[str] | None = STORE_OPT,
+    output: Path | None = typer.Option(None, "-o", "--output", help="image file, .png or .svg (default KIND.png)"),
+    campaign: str | None = CAMPAIGN_OPT,
+    all_versions: bool = ALL_OPT,
+) -> None:
+    """Draw one of the study's figures from the stored pair results."""
+    from mvflows.plotting import KINDS, NothingToPlot
+    from mvflows.plotting import plot as draw
+
+    if kind not in KINDS:
+        fail(f"unknown figure {kind!r} (one of: {', '.join(KINDS)})")
+    output = output or Path(f"{kind}.png")
+    if output.suffix.lower() not in (".png", ".svg"):
+        fail(f"output {output} must end in .png or .svg")
+    docs = read_results(store, campaign=campaign, all_versions=all_versions)
+    try:
+        draw(kind, docs, output)
+    except NothingToPlot as exc:
+        fail(f"nothing to plot: {exc}", EXIT_INCOMPLETE)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    err.print(f"mvflows: wrote {output} ({len(docs)} pair results)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(results)
+    app.command()(validate)
+    app.command()(plot)

@@ -1,0 +1,149 @@
+"""``mvflows run``: a campaign on this machine, then its results table."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+import typer
+
+from mvflows.cli.common import EXIT_INCOMPLETE, err, fail, out
+
+
+def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:  # noqa: ANN001
+    """Per-job wall times of this run (benchmarks/campaign.py reads them)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "timings.json").write_text(json.dumps(
+        {"campaign": campaign, "wall_s": wall, "slots": slots, "ran": report.ran, "reused": report.reused,
+         "failed": len(report.failed), "jobs": report.seconds}, indent=1))
+
+
+def _job_slots(requested: int | None, kind: str) -> int:
+    """How many jobs run at once: force-field jobs one per core; VASP jobs use every core each.
+
+    Fake VASP swaps VASP out inside this process only, so its jobs cannot go to workers.
+    """
+    if requested is None and os.environ.get("MVFLOWS_JOBS", "").strip():
+        try:
+            requested = int(os.environ["MVFLOWS_JOBS"])
+        except ValueError:
+            fail(f"MVFLOWS_JOBS must be a whole number, not {os.environ['MVFLOWS_JOBS']!r}")
+        if requested < 1:
+            fail(f"MVFLOWS_JOBS must be at least 1, not {requested}")
+    if kind == "fake-vasp":
+        return 1
+    if requested is None:
+        from mvflows.image_workers import available_cores
+
+        return available_cores() if kind == "forcefield" else 1
+    return requested
+
+
+def run(
+    campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
+    store: str | None = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    model: str | None = typer.Option(None, "--model", help="force field name, overrides the campaign"),
+    calculator: str | None = typer.Option(
+        None, "--calculator", help="forcefield, vasp or fake-vasp (VASP graph on fake VASP); overrides the campaign"
+    ),
+    work_dir: Path | None = typer.Option(None, "--work-dir", help="scratch directory for job files"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="--no-progress: as --quiet"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress (a bar on a terminal, else one line per job)"),
+    fresh: bool = typer.Option(False, "--fresh", help="recompute everything instead of reusing finished jobs"),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1,
+        help="jobs run at once, one core each (default: $MVFLOWS_JOBS, else every core for a force field, 1 for VASP)",
+    ),
+) -> None:
+    """Run every pair of CAMPAIGN here, on the campaign's calculator, and print the table.
+
+    Finished jobs already in the store are reused, so re-running after an interruption
+    continues where it stopped; --fresh recomputes. Exit code: 0 when every pair is
+    successful, 1 when some are partial or failed (the table says why), 2 for bad input.
+    """
+    from mvflows.calculators import calculator_for
+    from mvflows.campaign import CampaignError, load_campaign
+    from mvflows.models import load_model_or_fail
+    from mvflows.store import StoreError, job_store, resolve_uri
+
+    overrides = {"calculator.model": model} if model else {}
+    if calculator:
+        overrides["calculator.kind"] = calculator
+    try:
+        camp = load_campaign(campaign, overrides)
+    except CampaignError as exc:
+        fail(str(exc))
+    slots = _job_slots(jobs, camp.calculator.kind)
+    try:
+        uri = resolve_uri(store)
+        js = job_store(uri)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        calc = calculator_for(camp.calculator)
+        if camp.calculator.kind == "vasp":
+            from mvflows.vasp.makers import vasp_available_or_fail
+
+            vasp_available_or_fail(calc.settings)
+        else:  # a force field, or the surrogate of fake VASP
+            load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+
+    from mvflows.execution import run_flow
+    from mvflows.execution.progress import reporter
+    from mvflows.flows import CampaignMaker, result_job_uuids
+
+    flow = CampaignMaker().make(camp)
+    pairs = camp.pair_list()
+    err.print(
+        f"mvflows: campaign [bold]{camp.name}[/bold]: {len(pairs)} pairs, model {camp.calculator.model}, "
+        f"store {uri}, {slots} job{'s' if slots > 1 else ''} at once",
+        highlight=False,
+    )
+    start = time.perf_counter()
+    if work_dir is None:
+        work_dir = Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
+    runs_on = contextlib.nullcontext()
+    if camp.calculator.kind == "fake-vasp":
+        from mvflows.testing import FakeVaspSpec, fake_vasp
+
+        runs_on = fake_vasp(FakeVaspSpec.from_campaign(camp))
+    mode = "quiet" if quiet or not progress or os.environ.get("MVFLOWS_NO_PROGRESS") == "1" else "auto"
+    with runs_on:
+        report = run_flow(flow, js, work_dir, fresh=fresh, reporter=reporter(mode, err, slots), jobs=slots)
+    wall = time.perf_counter() - start
+    _write_timings(Path(work_dir), camp.name, wall, report, slots)
+
+    from mvflows.reporting import notes, table
+    from mvflows.store import query_results
+
+    ids = result_job_uuids(flow)
+    docs = [d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids]
+    out.print(table(docs, title=f"{camp.name} ({calc.label})"))
+    for line in notes(docs):
+        out.print(line, highlight=False)
+    for name, message in report.failed.items():
+        err.print(f"failed job {name}: {message}", highlight=False, soft_wrap=True)
+    ok = sum(d.get("state") == "successful" for d in docs)
+    err.print(
+        f"mvflows: {ok}/{len(pairs)} pairs successful; jobs: {report.ran} run, {report.reused} reused, "
+        f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    store_opt = "" if store is None else f" --store {store}"
+    err.print(
+        f"next: mvflows results{store_opt} --campaign {camp.name} (--format csv|json); mvflows plot "
+        f"voltage-capacity{store_opt}; job errors, if any, in {Path(work_dir) / 'errors.log'}",
+        highlight=False, soft_wrap=True,
+    )
+    if ok != len(pairs):
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
