@@ -2,7 +2,8 @@
 
 jobflow-remote keeps the queue and the outputs in MongoDB and runs every job as one
 scheduler job (``sbatch``) through its runner. This module only prepares what it needs:
-a project written from ``configs/jobflow-remote.yaml``, the campaign's Flow with
+a project written from the packaged template ``mvflows/data/jobflow-remote.yaml`` (a
+documented copy lives in ``configs/``), the campaign's Flow with
 per-job-type resources and a ``pair`` tag in every job's metadata (dynamic NEB jobs
 included), and summaries/reruns through jobflow-remote's ``JobController``.
 """
@@ -14,6 +15,7 @@ import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,7 @@ from pymongo.errors import PyMongoError
 
 from mvflows.campaign import Campaign, JobResources
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT_TEMPLATE = ROOT / "configs" / "jobflow-remote.yaml"
+PROJECT_TEMPLATE = Path(str(resources.files("mvflows").joinpath("data/jobflow-remote.yaml")))
 LOCAL_WORKER = "local_slurm"
 REMOTE_WORKER = "remote_slurm"
 SHARED = "(shared)"  # jobs that serve several pairs, e.g. "relax Mg metal"
@@ -178,7 +179,7 @@ def submit_campaign(campaign: Campaign, project: str, worker: str | None = None)
 def refuse_queued_jobs(jc, flow: Flow, campaign: Campaign) -> None:  # noqa: ANN001 - a JobController
     """Stop before submitting when some of the flow's jobs are already in the queue.
 
-    Job uuids are content keys (``mvflows/content_keys.py``), so the same campaign, or
+    Job uuids are content keys (:mod:`mvflows.keys`), so the same campaign, or
     another one sharing a job with the same settings (a metal reference, a host relax),
     gives the same uuids, and jobflow-remote holds a job only once: its ``add_flow``
     would fail half-way (the flow document inserted, its jobs not) with a bulk-write

@@ -11,13 +11,14 @@ from pymatgen.io.vasp import Incar, Kpoints
 from atomate2.vasp.files import write_vasp_input_set
 from conftest import WORKFLOWS
 from mvflows.campaign import load_campaign
-from mvflows.flows import calculator_for, pair_maker_for
+from mvflows.calculators import calculator_for
+from mvflows.flows import pair_maker_for
 from mvflows.structures import charged_spinel, metal_reference, tetrahedral_spinel
 from mvflows.testing import FakeVaspInputError, FakeVaspSpec, check_inputs
 from mvflows.vasp.makers import JOB_MARKER, VaspCalculator, VaspRelaxStaticMaker
 from mvflows.vasp.sets import kpoint_mesh
 from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
-from test_cli import _mvflows
+from conftest import mvflows_cli as _mvflows
 
 SMOKE = os.path.join(WORKFLOWS, "smoke.yaml")
 
@@ -34,7 +35,7 @@ def spec(camp):
 
 @pytest.fixture(scope="module")
 def calc(camp):
-    return calculator_for(camp)
+    return calculator_for(camp.calculator)
 
 
 def _write(directory, maker, structure, kind, relax_cell=True):
@@ -67,7 +68,7 @@ def _hop_images(n_moving):
 
 def test_calculator_registry_and_labels(camp, calc):
     assert calc.label == "fake-vasp:PBE" and calc.fake
-    real = calculator_for(load_campaign(SMOKE, {"calculator.kind": "vasp"}))
+    real = calculator_for(load_campaign(SMOKE, {"calculator.kind": "vasp"}).calculator)
     assert real.label == "vasp:PBE" and not real.fake
     maker = pair_maker_for(camp)
     assert isinstance(maker.relax_maker, VaspRelaxStaticMaker)
@@ -78,6 +79,8 @@ def test_config_file_is_the_study():
     s = load_vasp_settings(os.path.join(os.path.dirname(WORKFLOWS), "configs", "vasp.yaml"))
     assert s == VaspStudySettings(source=s.source)  # the file states the code's defaults
     assert s.encut == 520 and s.neb_ediff == 1e-4 and s.kpoints.unit_cell_mesh == 8
+    packaged = load_vasp_settings()  # no file named: the copy inside the package
+    assert packaged.model_dump() == s.model_dump() and packaged.source.replace(os.sep, "/").endswith("mvflows/data/vasp.yaml")
 
 
 def test_kpoint_density_is_8x8x8_on_the_unit_cell():

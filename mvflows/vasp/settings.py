@@ -1,15 +1,19 @@
-"""The study's VASP settings, read from one YAML file (configs/vasp.yaml)."""
+"""The study's VASP settings, read from one YAML file.
+
+The defaults ship inside the package (``mvflows/data/vasp.yaml``); ``configs/vasp.yaml``
+is a documented copy for users to edit and name with ``calculator.vasp_config``.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_CONFIG = Path("configs") / "vasp.yaml"
-_REPO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "vasp.yaml"
+PACKAGED_CONFIG = "data/vasp.yaml"
 
 
 class _Strict(BaseModel):
@@ -48,24 +52,21 @@ class VaspStudySettings(_Strict):
     incar: dict[str, Any] = Field(default_factory=dict)
     vasp_cmd: str | None = None
     fake: FakeSettings = Field(default_factory=FakeSettings)
-    source: str | None = Field(None, description="file these settings came from")
+    # informative only: left out of serialisation, so the same settings read from another
+    # path (another machine) give the same job keys
+    source: str | None = Field(None, exclude=True, description="file these settings came from")
 
 
-def resolve_config_path(path: str | Path | None) -> Path | None:
-    """The settings file a campaign means: its own path, ./configs/vasp.yaml, or the repo's."""
+def resolve_config_path(path: str | Path | None) -> Path:
+    """The settings file a campaign means: its own ``vasp_config``, else the packaged defaults."""
     if path is not None:
         return Path(path)
-    for candidate in (DEFAULT_CONFIG, _REPO_CONFIG):
-        if candidate.is_file():
-            return candidate
-    return None
+    return Path(str(resources.files("mvflows").joinpath(PACKAGED_CONFIG)))
 
 
 def load_vasp_settings(path: str | Path | None = None) -> VaspStudySettings:
-    """Read the VASP settings file; without one, the study's defaults (same as configs/vasp.yaml)."""
+    """Read the VASP settings file; without one, the packaged study defaults."""
     resolved = resolve_config_path(path)
-    if resolved is None:
-        return VaspStudySettings()
     try:
         data = yaml.safe_load(resolved.read_text()) or {}
     except OSError as exc:
