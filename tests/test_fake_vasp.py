@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from mvflows.testing.pytest_plugin import fake_vasp_campaign  # noqa: F401 - the fixture users get
-from test_cli import _mvflows
+from conftest import mvflows_cli as _mvflows
 
 pytestmark = pytest.mark.slow
 

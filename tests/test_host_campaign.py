@@ -6,7 +6,7 @@ import os
 import pytest
 
 from mvflows.electrochemistry import gravimetric_capacity
-from test_cli import _mvflows
+from conftest import mvflows_cli as _mvflows
 
 pytestmark = pytest.mark.slow
 

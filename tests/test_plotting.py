@@ -3,7 +3,7 @@
 import pytest
 
 from mvflows.plotting import KINDS, NothingToPlot, plot, redox_metal
-from test_cli import _mvflows
+from conftest import mvflows_cli as _mvflows
 
 DOCS = [
     {"host": "Cr2S4", "intercalant": "Mg", "formula_discharged": "MgCr2S4", "voltage_v": 1.5, "capacity_mah_g": 209,

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from test_cli import _mvflows
+from conftest import mvflows_cli as _mvflows
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def _alive(pid):
 def _results(store):
     out = _mvflows("results", "--store", str(store), "--format", "json")
     assert out.returncode == 0, out.stderr
-    return {(d["intercalant"], d["host"]): d for d in json.loads(out.stdout)}
+    return {(d["campaign"], d["intercalant"], d["host"]): d for d in json.loads(out.stdout)}
 
 
 def _no_duplicate_jobs(store):
@@ -83,10 +83,12 @@ def concurrent_store(tmp_path_factory):
 
 def test_concurrent_runs_leave_one_document_per_pair(concurrent_store):
     docs = _results(concurrent_store)
-    assert set(docs) == {("Mg", "Cr2S4"), ("Zn", "Ti2S4")}
+    # each campaign keeps its own result of the pair they share
+    assert set(docs) == {("both", "Mg", "Cr2S4"), ("both", "Zn", "Ti2S4"), ("one", "Mg", "Cr2S4")}
+    assert all(d["state"] == "successful" for d in docs.values())
     from mvflows.store import results_store
 
-    assert results_store(str(concurrent_store)).count() == 2
+    assert results_store(str(concurrent_store)).count() == 3
     # 2 metals + 2 x (3 relaxes, site, voltage, NEB gate, result) shared by content, plus the
     # second campaign's own result job for MgCr2S4 (its campaign name is part of its key)
     assert _no_duplicate_jobs(concurrent_store) == 17
@@ -98,7 +100,7 @@ def test_fresh_recomputes_without_duplicates(concurrent_store, tmp_path):
     fresh = _mvflows("run", str(campaign), "--store", str(concurrent_store), "--no-progress", "--fresh")
     assert fresh.returncode == 0 and " 8 run, 0 reused" in fresh.stderr, fresh.stderr[-500:]
     assert _no_duplicate_jobs(concurrent_store) == 17
-    assert len(_results(concurrent_store)) == 2
+    assert len(_results(concurrent_store)) == 3
 
 
 def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
@@ -133,7 +135,8 @@ def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
     reused = int(again.stderr.split(" reused")[0].rsplit(" ", 1)[-1])
     assert reused >= before - 1  # everything finished before the kill is reused (at most one in flight)
     assert _no_duplicate_jobs(store) == 16
-    resumed, reference = _results(store), _results(concurrent_store)
+    resumed = _results(store)
+    reference = {k: v for k, v in _results(concurrent_store).items() if k[0] == "both"}
     assert set(resumed) == set(reference)
     for pair, doc in resumed.items():
         for key in ("voltage_v", "delta_e_site_ev", "capacity_mah_g"):
@@ -141,7 +144,7 @@ def test_sigkill_mid_campaign_then_resume(tmp_path, concurrent_store):
     # a finished campaign re-run computes nothing and keeps one document per pair
     third = _mvflows("run", str(campaign), "--store", str(store), "--no-progress")
     assert third.returncode == 0 and " 0 run, 16 reused" in third.stderr, third.stderr[-500:]
-    assert len(_results(store)) == 2
+    assert len(_results(store)) == 2 and all(d["state"] == "successful" for d in _results(store).values())
 
 
 def test_failing_neb_leaves_other_pairs_complete(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from mvflows.store import publish_result, results_store
 from mvflows.schemas import PairResult
 from mvflows.validation import NOT_COMPUTED, compare, load_reference, to_markdown
-from test_cli import _mvflows
+from conftest import mvflows_cli as _mvflows
 
 
 def _doc(host, ion, **values):
