@@ -7,10 +7,13 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from jobflow import JobStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Screen multivalent-battery cathodes.")
 err = Console(stderr=True)
@@ -55,6 +58,16 @@ def _read_results(stores: list[str] | None, host: str | None = None, intercalant
                 seen.add(key)
                 docs.append(doc)
     return docs
+
+
+def _job_stores(stores: list[str] | None) -> list[JobStore]:
+    """The job stores of the given stores, in order: structures and NEB images of their results."""
+    from mvflows.store import StoreError, job_store
+
+    try:
+        return [job_store(u) for u in stores or [None]]
+    except StoreError as exc:
+        _fail(str(exc))
 
 
 def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:  # type: ignore[no-untyped-def]
@@ -255,6 +268,10 @@ def plot(
     if output.suffix.lower() not in (".png", ".svg"):
         _fail(f"output {output} must end in .png or .svg")
     docs = _read_results(store)
+    if kind == "neb":  # x in Å along the path needs the NEB images of the job store
+        from mvflows.report import with_neb_paths
+
+        docs = with_neb_paths(docs, _job_stores(store))
     try:
         draw(kind, docs, output)
     except NothingToPlot as exc:
@@ -262,6 +279,32 @@ def plot(
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror}")
     err.print(f"mvflows: wrote {output} ({len(docs)} pair results)", highlight=False)
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("-o", "--output", help="folder to write; open its index.html in a browser")],
+    store: Annotated[list[str] | None, typer.Option("--store", help=READ_STORES_HELP)] = None,
+    campaign: Annotated[str | None, typer.Option("--campaign", help="only the results of this campaign")] = None,
+) -> None:
+    """Write a static HTML report: results table, figures, validation, one page per pair.
+
+    It opens from disk with no server and fetches nothing, so the folder can be copied or
+    mailed; structures and NEB images are read from the same stores as the results.
+    """
+    from mvflows.report import ReportError, build_report, select_campaign
+    from mvflows.store import resolve_uri
+
+    docs = select_campaign(_read_results(store), campaign)  # first: it fails cleanly on a bad store
+    source = ", ".join(resolve_uri(u) for u in store or [None])
+    if not docs:
+        _fail(f"no pair results{f' of campaign {campaign}' if campaign else ''} in {source}", EXIT_INCOMPLETE)
+    try:
+        index = build_report(docs, output, _job_stores(store), source=source)
+    except ReportError as exc:
+        _fail(str(exc))
+    err.print(f"mvflows: wrote {index} ({len(docs)} pair results); open it in a browser", highlight=False,
+              soft_wrap=True)
 
 
 from mvflows.cli_cluster import register as _register_cluster  # noqa: E402 - needs app, _fail

@@ -65,7 +65,7 @@ def test_results_filters_and_csv(smoke_store):
 
 
 @pytest.mark.parametrize("kind, label", [("voltage-capacity", "gravimetric capacity"),
-                                         ("neb", "fraction of the path"),
+                                         ("neb", "distance along the path (Å)"),
                                          ("site-barrier", "migration barrier")])
 def test_figures_from_the_smoke_run(smoke_store, tmp_path, kind, label):
     store, _ = smoke_store
