@@ -10,6 +10,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKFLOWS = os.path.join(ROOT, "workflows")
 
 
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory):
+    """workflows/smoke.yaml run once per session into a temporary store: (store path, the run's result).
+
+    A real run with SevenNet-0 (1-3 minutes on 2 cores); the end-to-end and browser tests
+    share it, so a test session computes the campaign once.
+    """
+    from test_cli import _mvflows
+
+    store = tmp_path_factory.mktemp("smoke") / "store"
+    result = _mvflows("run", os.path.join(WORKFLOWS, "smoke.yaml"), "--store", str(store), "--no-progress",
+                      timeout=1800)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    return store, result
+
+
 @pytest.fixture
 def campaign_file(tmp_path):
     """Write a campaign text to a file and return its path."""
