@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import synthetic_docs
+from jobflow import OutputReference
 from pymatgen.core import Lattice, Structure
 from test_cli import _mvflows
 
 from mvflows.report import build_report, select_campaign
 from mvflows.report.artifacts import ion_path_a, load_artifacts
+from mvflows.schemas import InsertionDocument, InsertionStep
 from mvflows.store import job_store, publish_result, results_store
 
 
@@ -136,6 +138,14 @@ def _fill_job_store(js, doc, images):
                "output": {"neb_job_uuid": uuids["neb"], "hop": "tet-oct-tet", "hop_length_a": 2.0}})
     js.update({"uuid": uuids["pair_result"], "index": 1, "name": "result MgCr2S4", "hosts": [flow],
                "output": {"host": "Cr2S4"}})
+    # a job replaced by a sub-flow: its last output is a reference, resolved into objects
+    step = InsertionStep(n_ions=1, x=0.5, energy_ev=-5.0, structure=images[2], candidates=[], chosen=0,
+                         ion_frac_coords=[0.0, 0.0, 0.0])
+    js.update({"uuid": "u-last-step", "index": 1, "name": "insert Mg2", "hosts": ["sub", flow],
+               "output": InsertionDocument(host="Cr2S4", intercalant="Mg", formula_units=1.0, steps=[step])})
+    js.update({"uuid": uuids["insertion"], "index": 1, "name": "insert Mg1", "hosts": [flow], "output": None})
+    js.update({"uuid": uuids["insertion"], "index": 2, "name": "store_inputs", "hosts": ["sub", flow],
+               "output": OutputReference("u-last-step")})
 
 
 def test_pair_page_downloads_structures_and_neb_images_from_the_job_store(tmp_path):
@@ -146,20 +156,22 @@ def test_pair_page_downloads_structures_and_neb_images_from_the_job_store(tmp_pa
               for x in (0.0, 1 / 6, 2 / 6)]
     doc = {**synthetic_docs(1)[0], "host": "Cr2S4", "intercalant": "Mg", "neb_energies_ev": [0.0, 0.6, 0.0],
            "job_uuids": {"relax_tet": "u-tet", "relax_oct": "u-oct-missing", "neb": "u-neb",
-                         "pair_result": "u-res"}}
+                         "insertion": "u-ins", "pair_result": "u-res"}}
     js = job_store("mongomock://report-test")
     _fill_job_store(js, doc, images)
     assert js.additional_stores["data"].count() == 2  # really blobs, resolved on reading
 
     art = load_artifacts(doc, [js])
-    assert set(art.structures) == {"relax_tet"} and art.structures["relax_tet"] == images[0]
+    assert set(art.structures) == {"relax_tet", "insertion_1"} and art.structures["relax_tet"] == images[0]
+    assert art.structures["insertion_1"] == images[2]
+    assert [j.name for j in art.jobs if j.step == "insertion"] == ["insert Mg1"]  # not jobflow's store_inputs
     assert [b.path_a for b in art.bands] == [pytest.approx([0.0, 1.0, 2.0])]
     index = build_report([doc], tmp_path / "r", [js])
     pair_url = next(u for u in _read(index).links if u.startswith("pairs/"))
     page_path = tmp_path / "r" / pair_url
     page = _read(page_path)
     files = {Path(u).name: page_path.parent / u for u in page.links if not u.endswith((".html", ".png"))}
-    assert set(files) == {"relax_tet.cif", "neb_images_tet-oct-tet.extxyz"}
+    assert set(files) == {"relax_tet.cif", "insertion_1.cif", "neb_images_tet-oct-tet.extxyz"}
     assert Structure.from_file(files["relax_tet.cif"]).matches(images[0])
     frames = read(files["neb_images_tet-oct-tet.extxyz"], index=":")
     assert [f.get_potential_energy() for f in frames] == [-10.0, -9.4, -10.0]

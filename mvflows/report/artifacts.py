@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from jobflow import JobStore, OnMissing
+from monty.json import jsanitize
 from pymatgen.core import Structure
 
 _NOT_SETTINGS = {"mol_or_struct", "structure", "structures", "images"}
@@ -77,20 +78,30 @@ def _structure(obj: Any) -> Structure | None:
 
 
 def _find(stores: list[JobStore], uuid: str) -> tuple[JobStore, dict[str, Any]] | None:
-    """The first store with a document of job ``uuid`` (content-keyed uuids name one job everywhere)."""
+    """The first store with job ``uuid`` (content-keyed uuids name one job everywhere): its first run.
+
+    The first, because a replaced job's later indices are jobflow's "store_inputs" jobs,
+    named so, and in the flow of the replacement.
+    """
     for js in stores:
         doc = js.docs_store.query_one({"uuid": uuid}, properties=["uuid", "index", "name", "hosts"],
-                                      sort={"index": -1})
+                                      sort={"index": 1})
         if doc is not None:
             return js, doc
     return None
 
 
 def _output(js: JobStore, uuid: str) -> Any:
+    """The job's output as plain JSON-like data, blobs and references to other jobs resolved.
+
+    A resolved reference comes back as objects (an InsertionDocument, a Structure), a
+    direct output as dicts; jsanitize makes both the same dicts.
+    """
     try:
-        return js.get_output(uuid, load=True, on_missing=OnMissing.NONE)
+        out = js.get_output(uuid, load=True, on_missing=OnMissing.NONE)
     except (ValueError, RuntimeError):  # no output (the job failed) or a reference cycle
         return None
+    return jsanitize(out, strict=True, allow_bson=True)
 
 
 def _settings(output: Any) -> dict[str, Any]:
