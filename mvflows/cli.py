@@ -283,9 +283,9 @@ def plot(
 
 @app.command()
 def report(
-    output: Annotated[Path, typer.Option("-o", "--output", help="folder to write; open its index.html in a browser")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="folder to write; open its index.html")],
     store: Annotated[list[str] | None, typer.Option("--store", help=READ_STORES_HELP)] = None,
-    campaign: Annotated[str | None, typer.Option("--campaign", help="only the results of this campaign")] = None,
+    campaign: Annotated[str | None, typer.Option("--campaign", help="only this campaign's results")] = None,
 ) -> None:
     """Write a static HTML report: results table, figures, validation, one page per pair.
 

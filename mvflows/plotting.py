@@ -238,7 +238,8 @@ def hull(docs: list[dict[str, Any]], fig: Figure) -> None:
     ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.set_ylabel("energy above hull (eV/atom)")
     ax.set_title("Stability: energy above the convex hull", loc="left")
-    ax.legend(fontsize=8, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False)  # off the bars
+    # above the axes, beside the title: inside, it covered the last bars
+    ax.legend(fontsize=8, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
 
 

@@ -40,17 +40,13 @@ class NebBand:
 
 @dataclass
 class JobRecord:
-    """One step of a pair: its job, whether the store has its output, the settings it ran with."""
+    """One step of a pair: its job, its output (None when no store read has it), its settings."""
 
     step: str
     uuid: str | None
     name: str | None = None
     output: Any = None
     settings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def found(self) -> bool:
-        return self.output is not None
 
 
 @dataclass
