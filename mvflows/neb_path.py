@@ -191,3 +191,19 @@ def mirrored_endpoint(relaxed_start: Structure, hop: Hop) -> Structure | None:
             props[key][j] = values[i]
     return Structure(relaxed_start.lattice, relaxed_start.species, moved, coords_are_cartesian=True,
                      site_properties=props or None)
+
+
+def ion_path_a(images: list[Structure]) -> list[float]:
+    """Distance (Å) the migrating ion has moved at each image along the band.
+
+    The migrating ion is the site that moves most over the whole band; its distance is the
+    sum of its minimum-image steps between consecutive images, so a curved path (through
+    an octahedral site) counts its full length, not the straight start-end line.
+    """
+    frac = np.array([s.frac_coords for s in images])
+    step = frac[1:] - frac[:-1]
+    step -= np.round(step)
+    cart = np.einsum("isk,kl->isl", step, images[0].lattice.matrix)  # an NEB keeps the lattice
+    dist = np.linalg.norm(cart, axis=2)
+    site = int(np.argmax(dist.sum(axis=0)))
+    return [0.0, *np.cumsum(dist[:, site]).tolist()]

@@ -29,7 +29,8 @@ VERSION_COLUMNS = [
 ]
 
 
-def _cell(doc: dict, key: str, fmt: str) -> str:
+def cell(doc: dict, key: str, fmt: str) -> str:
+    """The text of one table cell: formatted value, "-" when missing, "skipped" for a skipped NEB."""
     value = doc.get(key)
     if key == "calculator" and (doc.get("fake_vasp") or str(value).startswith("fake-vasp")):
         return f"{value} (FAKE: not DFT)"
@@ -47,7 +48,7 @@ def table(docs: list[dict], title: str = "mvflows results", versions: bool = Fal
         t.add_column(header, justify="right" if _fmt != "{}" else "left")
     for doc in docs:
         style = {"failed": "red", "partial": "yellow"}.get(doc.get("state", ""), None)
-        t.add_row(*(_cell(doc, k, f) for k, _h, f in columns), style=style)
+        t.add_row(*(cell(doc, k, f) for k, _h, f in columns), style=style)
     return t
 
 

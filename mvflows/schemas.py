@@ -62,7 +62,7 @@ class NebSummary(BaseModel):
     barrier_ev: float | None = None
     neb_energies_ev: list[float] | None = Field(None, description="energy profile relative to the first image")
     reaction_coordinate: list[float] | None = Field(None, description="fractional path length of each image")
-    path_distance_a: list[float] | None = Field(None, description="distance along the path of each image (Å)")
+    path_distance_a: list[float] | None = Field(None, description="distance the ion has moved at each image (Å)")
     forward_barrier_ev: float | None = Field(None, description="emmet's spline estimate: E(TS) - E(first image)")
     reverse_barrier_ev: float | None = Field(None, description="emmet's spline estimate: E(TS) - E(last image)")
     endpoint_mismatch_ev: float | None = None
@@ -155,7 +155,7 @@ class PairResult(BaseModel):
     specific_energy_wh_kg: float | None = None
     barrier_ev: float | None = None
     neb_energies_ev: list[float] | None = None
-    neb_path_distance_a: list[float] | None = Field(None, description="distance along the path of each image (Å)")
+    neb_path_distance_a: list[float] | None = Field(None, description="distance the ion has moved at each image (Å)")
     neb_skipped_reason: str | None = None
     calculator: str
     redox_metal: str | None = None

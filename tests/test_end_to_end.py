@@ -1,23 +1,17 @@
-"""workflows/smoke.yaml end to end with the real default model (SevenNet-0, light settings)."""
+"""workflows/smoke.yaml end to end with the real default model (SevenNet-0, light settings).
+
+The run itself is the session fixture ``smoke_store`` of conftest.py (shared with the browser test).
+"""
 
 import json
-import os
 
 import pytest
 
-from conftest import WORKFLOWS
-from mvflows.electrochemistry import gravimetric_capacity
 from conftest import mvflows_cli as _mvflows
 
+from mvflows.electrochemistry import gravimetric_capacity
+
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def smoke_store(tmp_path_factory):
-    store = tmp_path_factory.mktemp("smoke") / "store"
-    result = _mvflows("run", os.path.join(WORKFLOWS, "smoke.yaml"), "--store", str(store), "--no-progress", timeout=1800)
-    assert result.returncode == 0, result.stderr[-3000:]  # both smoke pairs must succeed
-    return store, result
 
 
 def test_run_prints_table(smoke_store):
@@ -49,7 +43,8 @@ def test_stored_documents(smoke_store):
             assert d["barrier_ev"] == pytest.approx(max(profile) - min(profile))
             assert d["barrier_ev"] > 0.05  # relaxed endpoints: a real barrier, not ~0
             assert abs(profile[-1] - profile[0]) < 0.02  # symmetric hop
-        assert all(d["job_uuids"][k] for k in ("relax_charged", "relax_tet", "relax_oct", "relax_metal", "voltage"))
+        steps = ("relax_charged", "relax_tet", "relax_oct", "relax_metal", "voltage")
+        assert all(d["job_uuids"][k] for k in steps)
         assert len(json.dumps(d)) < 20_000  # no trajectories in the result document
     # MgCr2S4, the study's flagship: voltage in the range of DFT (1.65 V) and experiment
     assert 1.0 < docs[("Mg", "Cr2S4")]["voltage_v"] < 2.5
@@ -66,7 +61,7 @@ def test_results_filters_and_csv(smoke_store):
 
 
 @pytest.mark.parametrize("kind, label", [("voltage-capacity", "gravimetric capacity"),
-                                         ("neb", "reaction coordinate"),
+                                         ("neb", "distance along the path (Å)"),
                                          ("site-barrier", "migration barrier")])
 def test_figures_from_the_smoke_run(smoke_store, tmp_path, kind, label):
     store, _ = smoke_store

@@ -25,6 +25,16 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def job_stores(stores: list[str] | None) -> list:
+    """The job stores of the given stores, in order: the structures and NEB images of their results."""
+    from mvflows.store import StoreError, job_store
+
+    try:
+        return [job_store(u) for u in stores or [None]]
+    except StoreError as exc:
+        fail(str(exc))
+
+
 def read_results(
     stores: list[str] | None,
     host: str | None = None,

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import typer
 
-from mvflows.cli.common import ALL_HELP, CAMPAIGN_HELP, EXIT_INCOMPLETE, READ_STORES_HELP, err, fail, out, read_results
+from mvflows.cli.common import (
+    ALL_HELP,
+    CAMPAIGN_HELP,
+    EXIT_INCOMPLETE,
+    READ_STORES_HELP,
+    err,
+    fail,
+    job_stores,
+    out,
+    read_results,
+)
 
 STORE_OPT = typer.Option(None, "--store", help=READ_STORES_HELP)
 CAMPAIGN_OPT = typer.Option(None, "--campaign", help=CAMPAIGN_HELP)
@@ -89,6 +99,10 @@ def plot(
     if output.suffix.lower() not in (".png", ".svg"):
         fail(f"output {output} must end in .png or .svg")
     docs = read_results(store, campaign=campaign, all_versions=all_versions)
+    if kind == "neb":  # documents of the previous release carry no path: it comes from their images
+        from mvflows.report import with_neb_paths
+
+        docs = with_neb_paths(docs, job_stores(store))
     try:
         draw(kind, docs, output)
     except NothingToPlot as exc:
@@ -98,7 +112,34 @@ def plot(
     err.print(f"mvflows: wrote {output} ({len(docs)} pair results)", highlight=False)
 
 
+def report(
+    output: Path = typer.Option(..., "-o", "--output", help="folder to write; open its index.html"),
+    store: list[str] | None = STORE_OPT,
+    campaign: str | None = CAMPAIGN_OPT,
+    all_versions: bool = ALL_OPT,
+) -> None:
+    """Write a static HTML report: results table, figures, validation, one page per pair.
+
+    It opens from disk with no server and fetches nothing, so the folder can be copied or
+    mailed; structures and NEB images are read from the same stores as the results.
+    """
+    from mvflows.report import ReportError, build_report
+    from mvflows.store import resolve_uri
+
+    docs = read_results(store, campaign=campaign, all_versions=all_versions)  # first: fails cleanly on a bad store
+    source = ", ".join(resolve_uri(u) for u in store or [None])
+    if not docs:
+        fail(f"no pair results{f' of campaign {campaign}' if campaign else ''} in {source}", EXIT_INCOMPLETE)
+    try:
+        index = build_report(docs, output, job_stores(store), source=source)
+    except ReportError as exc:
+        fail(str(exc))
+    err.print(f"mvflows: wrote {index} ({len(docs)} pair results); open it in a browser", highlight=False,
+              soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(results)
     app.command()(validate)
     app.command()(plot)
+    app.command()(report)

@@ -23,7 +23,7 @@ from pymatgen.core import Structure
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
 from mvflows.calculators import MvNebMaker, MvRelaxMaker
 from mvflows.keys import KeyedMaker, job
-from mvflows.neb_path import Hop, hop_images, hop_mirror, mirrored_endpoint
+from mvflows.neb_path import Hop, hop_images, hop_mirror, ion_path_a, mirrored_endpoint
 from mvflows.schemas import NebSummary
 
 
@@ -85,7 +85,7 @@ def summarise_neb(
             f"the band passes {dip:.3f} eV below its endpoints: the relaxed endpoints are not the "
             "minima of the hop, so the barrier (max - min) is not that of the intended sites"
         )
-    distances = _path_distances(neb.images) if neb.images else None
+    distances = ion_path_a(neb.images) if neb.images and len(neb.images) > 1 else None
     return NebSummary(
         barrier_ev=float(neb.barrier_energy_range),
         neb_energies_ev=[float(e) for e in energies - energies[0]],
@@ -100,16 +100,6 @@ def summarise_neb(
         failure_reasons=failures,
         neb_job_uuid=neb_job_uuid,
     )
-
-
-def _path_distances(images: list[Structure]) -> list[float]:
-    """Cumulative displacement of the whole cell along the path (Å, minimum image)."""
-    steps = [0.0]
-    for a, b in zip(images[:-1], images[1:], strict=True):
-        d = b.lattice.get_fractional_coords(b.cart_coords - a.cart_coords)
-        d -= np.round(d)
-        steps.append(steps[-1] + float(np.linalg.norm(b.lattice.get_cartesian_coords(d))))
-    return steps
 
 
 @dataclass
