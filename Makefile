@@ -25,10 +25,12 @@ run: venv
 
 test: venv
 	$(BIN)/ruff check mvflows tests benchmarks
+	$(BIN)/ruff format --check mvflows tests benchmarks
 	$(BIN)/python -m pytest -q
 
 lint: venv
 	$(BIN)/ruff check mvflows tests benchmarks
+	$(BIN)/ruff format --check mvflows tests benchmarks
 
 benchmark: venv
 	$(BIN)/python -m benchmarks.run

@@ -53,8 +53,16 @@ def main() -> None:
     if store is None:
         tmp = tempfile.TemporaryDirectory(prefix="mvflows-bench-")
         store = tmp.name
-    cmd = [sys.executable, "-c", "from mvflows.cli import main; main()", "run", args.campaign, "--store", store,
-           "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from mvflows.cli import main; main()",
+        "run",
+        args.campaign,
+        "--store",
+        store,
+        "--no-progress",
+    ]
     if args.model:
         cmd += ["--model", args.model]
     if args.jobs:
@@ -69,9 +77,23 @@ def main() -> None:
         t = per_type[job_type(name)]
         t["jobs"] += 1
         t["s"] += seconds
-    results = json.loads(subprocess.run(
-        [sys.executable, "-c", "from mvflows.cli import main; main()", "results", "--store", store, "--format", "json"],
-        capture_output=True, text=True).stdout or "[]")
+    results = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from mvflows.cli import main; main()",
+                "results",
+                "--store",
+                store,
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
+        or "[]"
+    )
     neb_runs = sum(1 for name, _ in timings["jobs"] if name == "neb" or name.startswith("neb "))
     result = {
         "benchmark": f"B-campaign: mvflows run {args.campaign}",
@@ -90,9 +112,23 @@ def main() -> None:
         # seconds each job took, summed per type: with several jobs at once they add up to more than wall_s
         "per_job_type": dict(per_type),
         "job_seconds_total": sum(t["s"] for t in per_type.values()),
-        "pairs_table": [{k: r.get(k) for k in ("host", "intercalant", "stable_site", "delta_e_site_ev", "voltage_v",
-                                               "capacity_mah_g", "barrier_ev", "neb_skipped_reason", "state")}
-                        for r in results],
+        "pairs_table": [
+            {
+                k: r.get(k)
+                for k in (
+                    "host",
+                    "intercalant",
+                    "stable_site",
+                    "delta_e_site_ev",
+                    "voltage_v",
+                    "capacity_mah_g",
+                    "barrier_ev",
+                    "neb_skipped_reason",
+                    "state",
+                )
+            }
+            for r in results
+        ],
         **machine(),
     }
     if args.note:

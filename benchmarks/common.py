@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -24,9 +24,13 @@ def cpu_model() -> str:
 def machine() -> dict:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
-        "machine": {"cores": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
-                    "load_average_1min_at_end": load},
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "cpu_model": cpu_model(),
+            "python": platform.python_version(),
+            "load_average_1min_at_end": load,
+        },
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -45,7 +49,7 @@ class CallCounter:
     (``ImageEvaluator.calls``); this adds them through a hook on the evaluator.
     """
 
-    def __enter__(self) -> "CallCounter":
+    def __enter__(self) -> CallCounter:
         from mvflows import image_workers
 
         self.n = 0

@@ -32,14 +32,20 @@ CLI = [sys.executable, "-c", "from mvflows.cli import main; main()"]
 def table1_references() -> list[dict]:
     text = resources.files("mvflows").joinpath("data/reference_values.yaml").read_text()
     rows = yaml.safe_load(text)["rows"]
-    return [r for r in rows if r.get("kind") == "dft" and "Table 1" in r.get("source", "")
-            and r["quantity"] in QUANTITIES]
+    return [
+        r
+        for r in rows
+        if r.get("kind") == "dft" and "Table 1" in r.get("source", "") and r["quantity"] in QUANTITIES
+    ]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--store", default="benchmarks/results/model_store",
-                   help="one store directory, or MODEL=DIR pairs separated by commas")
+    p.add_argument(
+        "--store",
+        default="benchmarks/results/model_store",
+        help="one store directory, or MODEL=DIR pairs separated by commas",
+    )
     p.add_argument("--models", default="SevenNet,CHGNet")
     p.add_argument("--campaign", default="workflows/table1.yaml")
     args = p.parse_args()
@@ -52,20 +58,33 @@ def main() -> None:
         store = stores.get(model, args.store)
         print(f"{model}: mvflows run {args.campaign} --store {store} ...", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run([*CLI, "run", args.campaign, "--store", store, "--model", model, "--no-progress"])
+        proc = subprocess.run(
+            [*CLI, "run", args.campaign, "--store", store, "--model", model, "--no-progress"]
+        )
         wall = time.perf_counter() - t0
-        docs = json.loads(subprocess.run([*CLI, "results", "--store", store, "--format", "json"],
-                                         capture_output=True, text=True).stdout or "[]")
+        docs = json.loads(
+            subprocess.run(
+                [*CLI, "results", "--store", store, "--format", "json"], capture_output=True, text=True
+            ).stdout
+            or "[]"
+        )
         docs = [d for d in docs if d.get("calculator", "").endswith(f":{model}")]
         rows, errors = [], {"voltage_v": [], "barrier_ev": []}
         ok_barrier = []  # barrier errors of pairs whose result is `successful` (others carry failure_reasons)
         site_hits = 0
         for r in refs:
-            doc = next((d for d in docs if d["host"] == r["host"] and d["intercalant"] == r["intercalant"]), None)
+            doc = next(
+                (d for d in docs if d["host"] == r["host"] and d["intercalant"] == r["intercalant"]), None
+            )
             computed = None if doc is None else doc.get(r["quantity"])
-            row = {"pair": f"{r['intercalant']} in {r['host']}", "quantity": r["quantity"], "dft": r["value"],
-                   "computed": computed, "state": None if doc is None else doc.get("state"),
-                   "failure_reasons": None if doc is None else doc.get("failure_reasons")}
+            row = {
+                "pair": f"{r['intercalant']} in {r['host']}",
+                "quantity": r["quantity"],
+                "dft": r["value"],
+                "computed": computed,
+                "state": None if doc is None else doc.get("state"),
+                "failure_reasons": None if doc is None else doc.get("failure_reasons"),
+            }
             if r["quantity"] == "stable_site":
                 row["agrees"] = computed == r["value"]
                 site_hits += bool(row["agrees"])
@@ -80,8 +99,12 @@ def main() -> None:
             "store": store,
             "exit_code": proc.returncode,
             "run_wall_s": wall,
-            "mae_voltage_v": sum(errors["voltage_v"]) / len(errors["voltage_v"]) if errors["voltage_v"] else None,
-            "mae_barrier_ev": sum(errors["barrier_ev"]) / len(errors["barrier_ev"]) if errors["barrier_ev"] else None,
+            "mae_voltage_v": sum(errors["voltage_v"]) / len(errors["voltage_v"])
+            if errors["voltage_v"]
+            else None,
+            "mae_barrier_ev": sum(errors["barrier_ev"]) / len(errors["barrier_ev"])
+            if errors["barrier_ev"]
+            else None,
             "n_voltage": len(errors["voltage_v"]),
             "n_barrier": len(errors["barrier_ev"]),
             "mae_barrier_ev_successful_pairs": sum(ok_barrier) / len(ok_barrier) if ok_barrier else None,

@@ -20,16 +20,15 @@ import tempfile
 import time
 
 from jobflow import Flow, run_locally
-
 from monty.serialization import dumpfn, loadfn
 
 from benchmarks.common import RESULTS, CallCounter, machine, write_result
+from mvflows.atomate2_fixes import neb_kwargs
 from mvflows.calculators import ForceFieldCalculator, MvNebMaker
-from mvflows.models import resolve_model_name
 from mvflows.image_workers import ImageEvaluator, available_cores
+from mvflows.models import resolve_model_name
 from mvflows.neb_band import run_band
 from mvflows.neb_path import hop_images, spinel_hop
-from mvflows.atomate2_fixes import neb_kwargs
 from mvflows.structures import charged_spinel
 
 
@@ -49,8 +48,12 @@ def endpoints(model: str) -> dict:
     jobs = [relax.make(hop.start), relax.make(hop.end)]
     out = _run(Flow(jobs), ensure_success=True)
     start, end = (out[j.uuid][1].output for j in jobs)
-    return {"start": start.structure, "end": end.structure, "via": hop.via,
-            "endpoint_energies": [start.output.energy, end.output.energy]}
+    return {
+        "start": start.structure,
+        "end": end.structure,
+        "via": hop.via,
+        "endpoint_energies": [start.output.energy, end.output.energy],
+    }
 
 
 def barrier(energies) -> float:
@@ -70,8 +73,14 @@ def stock(model: str, ep: dict, fmax: float, images: int) -> dict:
         job = maker.make(band)
         doc = _run(job)[job.uuid][1].output
         seconds = time.perf_counter() - t0
-    return {"s": seconds, "force_calls": calls.n, "barrier_ev": barrier(doc.energies),
-            "energies_ev": [e - doc.energies[0] for e in doc.energies], "state": str(doc.state), "tags": doc.tags}
+    return {
+        "s": seconds,
+        "force_calls": calls.n,
+        "barrier_ev": barrier(doc.energies),
+        "energies_ev": [e - doc.energies[0] for e in doc.energies],
+        "state": str(doc.state),
+        "tags": doc.tags,
+    }
 
 
 def mvflows_neb(model: str, ep: dict, fmax: float, images: int) -> dict:
@@ -82,23 +91,45 @@ def mvflows_neb(model: str, ep: dict, fmax: float, images: int) -> dict:
         job = maker.make(band)
         doc = _run(job)[job.uuid][1].output
     seconds = time.perf_counter() - t0
-    return {"s": seconds, "force_calls": calls.n, "barrier_ev": barrier(doc.energies),
-            "energies_ev": [e - doc.energies[0] for e in doc.energies], "state": str(doc.state), "tags": doc.tags,
-            "workers": min(available_cores(), images), "optimizer": maker.optimizer,
-            "preclimb_fmax": maker.preclimb_fmax}
+    return {
+        "s": seconds,
+        "force_calls": calls.n,
+        "barrier_ev": barrier(doc.energies),
+        "energies_ev": [e - doc.energies[0] for e in doc.energies],
+        "state": str(doc.state),
+        "tags": doc.tags,
+        "workers": min(available_cores(), images),
+        "optimizer": maker.optimizer,
+        "preclimb_fmax": maker.preclimb_fmax,
+    }
 
 
 def reference(model: str, ep: dict, images: int, fmax: float = 0.01) -> dict:
     band = hop_images(ep["start"], ep["end"], ep["via"], images)
     evaluate = ImageEvaluator(resolve_model_name(model), workers=min(available_cores(), images))
     # every image computed (no mirror), so the reference does not lean on mvflows' shortcut
-    run = run_band(band, evaluate, fmax=fmax, steps=2000, neb_kwargs=neb_kwargs(climb=True), preclimb_fmax=0.3,
-                   use_mirror=False, optimizer="FIRE")  # FIRE: not mvflows' own optimiser choice either
+    run = run_band(
+        band,
+        evaluate,
+        fmax=fmax,
+        steps=2000,
+        neb_kwargs=neb_kwargs(climb=True),
+        preclimb_fmax=0.3,
+        use_mirror=False,
+        optimizer="FIRE",
+    )  # FIRE: not mvflows' own optimiser choice either
     e = run.result.energies
-    return {"s": run.seconds, "force_calls": run.force_calls, "barrier_ev": barrier(e), "fmax": fmax, "optimizer": "FIRE",
-            "converged": run.result.state == "successful", "max_neb_force": run.max_neb_force,
-            "every_image_computed": not run.mirrored,
-            "energies_ev": [x - e[0] for x in e]}
+    return {
+        "s": run.seconds,
+        "force_calls": run.force_calls,
+        "barrier_ev": barrier(e),
+        "fmax": fmax,
+        "optimizer": "FIRE",
+        "converged": run.result.state == "successful",
+        "max_neb_force": run.max_neb_force,
+        "every_image_computed": not run.mirrored,
+        "energies_ev": [x - e[0] for x in e],
+    }
 
 
 def main() -> None:
@@ -107,10 +138,17 @@ def main() -> None:
     p.add_argument("--fmax", type=float, default=0.05)
     p.add_argument("--images", type=int, default=7)
     p.add_argument("--out", default="neb.json")
-    p.add_argument("--reference-fmax", type=float, default=0.01,
-                   help="fmax of the tight reference band (0.01 eV/Å; looser only to check the machinery)")
-    p.add_argument("--reference-from", default=None,
-                   help="take the tight reference from an earlier result file (same model, images, endpoints)")
+    p.add_argument(
+        "--reference-fmax",
+        type=float,
+        default=0.01,
+        help="fmax of the tight reference band (0.01 eV/Å; looser only to check the machinery)",
+    )
+    p.add_argument(
+        "--reference-from",
+        default=None,
+        help="take the tight reference from an earlier result file (same model, images, endpoints)",
+    )
     args = p.parse_args()
     t0 = time.perf_counter()
     cache = RESULTS / f"neb_endpoints_{resolve_model_name(args.model)}.json"
@@ -125,21 +163,33 @@ def main() -> None:
     print(f"  {setup_s:.0f} s; endpoint energies {ep['endpoint_energies']}", flush=True)
     print("stock atomate2 NEB ...", flush=True)
     st = stock(args.model, ep, args.fmax, args.images)
-    print(f"  {st['s']:.0f} s, {st['force_calls']} force calls, barrier {st['barrier_ev']:.3f} eV", flush=True)
+    print(
+        f"  {st['s']:.0f} s, {st['force_calls']} force calls, barrier {st['barrier_ev']:.3f} eV", flush=True
+    )
     print("mvflows NEB ...", flush=True)
     mv = mvflows_neb(args.model, ep, args.fmax, args.images)
-    print(f"  {mv['s']:.0f} s, {mv['force_calls']} force calls, barrier {mv['barrier_ev']:.3f} eV", flush=True)
+    print(
+        f"  {mv['s']:.0f} s, {mv['force_calls']} force calls, barrier {mv['barrier_ev']:.3f} eV", flush=True
+    )
     # Again, with the image workers already running and their model loaded, as for every
     # NEB after the first one of a campaign (the stock maker loads its model in each job).
     print("mvflows NEB, workers already started ...", flush=True)
     warm = mvflows_neb(args.model, ep, args.fmax, args.images)
-    print(f"  {warm['s']:.0f} s, {warm['force_calls']} force calls, barrier {warm['barrier_ev']:.3f} eV", flush=True)
+    print(
+        f"  {warm['s']:.0f} s, {warm['force_calls']} force calls, barrier {warm['barrier_ev']:.3f} eV",
+        flush=True,
+    )
     if args.reference_from:
         old = loadfn(args.reference_from)
-        same = (old["model"] == resolve_model_name(args.model) and old["moving_images"] == args.images
-                and old["endpoint_energies_ev"] == list(ep["endpoint_energies"]))
+        same = (
+            old["model"] == resolve_model_name(args.model)
+            and old["moving_images"] == args.images
+            and old["endpoint_energies_ev"] == list(ep["endpoint_energies"])
+        )
         if not same:
-            raise SystemExit(f"{args.reference_from}: different model, images or endpoints; run the reference")
+            raise SystemExit(
+                f"{args.reference_from}: different model, images or endpoints; run the reference"
+            )
         ref = {**old["reference"], "reused_from_run_of": old["date"]}
         print(f"tight reference from {args.reference_from} ({old['date']})", flush=True)
     else:

@@ -30,9 +30,13 @@ def _relax(structure, calc, optimizer: str, fmax: float, relax_cell: bool) -> di
     opt = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS}[optimizer](target, logfile=None)
     start = time.perf_counter()
     converged = bool(opt.run(fmax=fmax, steps=500))
-    return {"steps": opt.nsteps, "s": time.perf_counter() - start, "converged": converged,
-            "energy_per_atom_ev": float(atoms.get_potential_energy() / len(atoms)),
-            "structure": AseAtomsAdaptor.get_structure(atoms)}
+    return {
+        "steps": opt.nsteps,
+        "s": time.perf_counter() - start,
+        "converged": converged,
+        "energy_per_atom_ev": float(atoms.get_potential_energy() / len(atoms)),
+        "structure": AseAtomsAdaptor.get_structure(atoms),
+    }
 
 
 def main() -> None:
@@ -61,16 +65,28 @@ def main() -> None:
     rows = []
     for name, structure in cells.items():
         for opt in args.optimizers:
-            row = {"structure": name, "kind": "unit cell, cell free", "optimizer": opt, "fmax": 0.05,
-                   **_row(_relax(structure, calc, opt, 0.05, relax_cell=True))}
+            row = {
+                "structure": name,
+                "kind": "unit cell, cell free",
+                "optimizer": opt,
+                "fmax": 0.05,
+                **_row(_relax(structure, calc, opt, 0.05, relax_cell=True)),
+            }
             rows.append(row)
             print(f"{name:16s} {opt:5s} {row['steps']:4d} steps {row['s']:6.1f} s", flush=True)
-    host = None if args.quick else _relax(charged_spinel("Cr"), calc, "BFGS", 0.02, relax_cell=True)["structure"]
+    host = (
+        None if args.quick else _relax(charged_spinel("Cr"), calc, "BFGS", 0.02, relax_cell=True)["structure"]
+    )
     for ion, site in () if args.quick else (("Mg", "tet"), ("Ca", "oct")):
         start = spinel_hop(host, ion, site).start
         for opt in args.optimizers:
-            row = {"structure": f"{ion} {site} in Cr2S4 2x2x2", "kind": "NEB endpoint, cell fixed",
-                   "optimizer": opt, "fmax": 0.02, **_row(_relax(start, calc, opt, 0.02, relax_cell=False))}
+            row = {
+                "structure": f"{ion} {site} in Cr2S4 2x2x2",
+                "kind": "NEB endpoint, cell fixed",
+                "optimizer": opt,
+                "fmax": 0.02,
+                **_row(_relax(start, calc, opt, 0.02, relax_cell=False)),
+            }
             rows.append(row)
             print(f"{row['structure']:16s} {opt:5s} {row['steps']:4d} steps {row['s']:6.1f} s", flush=True)
 
@@ -79,8 +95,16 @@ def main() -> None:
         for opt in args.optimizers:
             sel = [r for r in rows if r["kind"] == kind and r["optimizer"] == opt]
             totals[f"{kind} | {opt}"] = {"s": sum(r["s"] for r in sel), "steps": sum(r["steps"] for r in sel)}
-    write_result(args.out, {"benchmark": "B-relax: optimiser of the relaxations, one torch thread",
-                            "model": args.model, "totals": totals, "rows": rows, **machine()})
+    write_result(
+        args.out,
+        {
+            "benchmark": "B-relax: optimiser of the relaxations, one torch thread",
+            "model": args.model,
+            "totals": totals,
+            "rows": rows,
+            **machine(),
+        },
+    )
 
 
 def _row(result: dict) -> dict:

@@ -18,7 +18,17 @@ STEPS = [
     ["benchmarks.model", "--store", "benchmarks/results/model_store"],
 ]
 QUICK = [
-    ["benchmarks.neb", "--images", "3", "--fmax", "0.1", "--reference-fmax", "0.03", "--out", "neb_quick.json"],
+    [
+        "benchmarks.neb",
+        "--images",
+        "3",
+        "--fmax",
+        "0.1",
+        "--reference-fmax",
+        "0.03",
+        "--out",
+        "neb_quick.json",
+    ],
     ["benchmarks.relax", "--quick", "--out", "relax_quick.json"],
     ["benchmarks.scale", "--pairs", "100", "--docs", "1000", "--out", "scale_quick.json"],
 ]

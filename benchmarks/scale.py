@@ -54,10 +54,15 @@ def graph_and_submit(n_pairs: int, mock_unique_indexes: bool = False, trace: boo
     t0 = time.perf_counter()
     flows = []
     for i in range(n_campaigns):
-        camp = Campaign.model_validate({
-            "name": f"synthetic{i}", "family": "spinel", "hosts": HOSTS, "intercalants": IONS,
-            "calculator": {"model": "SevenNet", "relax": {"fmax": 0.05 + 1e-6 * i}},
-        })
+        camp = Campaign.model_validate(
+            {
+                "name": f"synthetic{i}",
+                "family": "spinel",
+                "hosts": HOSTS,
+                "intercalants": IONS,
+                "calculator": {"model": "SevenNet", "relax": {"fmax": 0.05 + 1e-6 * i}},
+            }
+        )
         flow = CampaignMaker().make(camp)
         tag_pairs(flow, camp)
         apply_resources(flow, camp, None)
@@ -112,8 +117,17 @@ def query(n_docs: int) -> dict:
         docs = []
         for i in range(n_docs):
             host, ion = HOSTS[i % 7], IONS[(i // 7) % 3]
-            docs.append({"result_uid": f"r{i}", "host": host, "intercalant": ion, "campaign": f"c{i // 21}",
-                         "voltage_v": 1.0 + 1e-4 * i, "state": "successful", "neb_energies_ev": [0.0] * 9})
+            docs.append(
+                {
+                    "result_uid": f"r{i}",
+                    "host": host,
+                    "intercalant": ion,
+                    "campaign": f"c{i // 21}",
+                    "voltage_v": 1.0 + 1e-4 * i,
+                    "state": "successful",
+                    "neb_energies_ev": [0.0] * 9,
+                }
+            )
         t0 = time.perf_counter()
         for k in range(0, n_docs, 1000):
             store.update(docs[k : k + 1000], key="result_uid")
@@ -132,8 +146,16 @@ def query(n_docs: int) -> dict:
         everything = len(query_results(store))
         all_s = time.perf_counter() - t0
         store.close()
-    return {"documents": n_docs, "write_s": write_s, "open_store_s": open_s, "queries": 21, "documents_found": found,
-            "query_by_host_and_intercalant_s": query_s, "query_all_s": all_s, "query_all_found": everything}
+    return {
+        "documents": n_docs,
+        "write_s": write_s,
+        "open_store_s": open_s,
+        "queries": 21,
+        "documents_found": found,
+        "query_by_host_and_intercalant_s": query_s,
+        "query_all_s": all_s,
+        "query_all_found": everything,
+    }
 
 
 def main() -> None:
@@ -141,10 +163,16 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=1000)
     p.add_argument("--docs", type=int, default=10000)
     p.add_argument("--out", default="scale.json")
-    p.add_argument("--mock-unique-indexes", action="store_true",
-                   help="keep jobflow-remote's unique indexes in the mongomock queue (O(n^2) inserts)")
-    p.add_argument("--tracemalloc", action="store_true",
-                   help="also record Python's allocation peaks (slows the timed part about twofold)")
+    p.add_argument(
+        "--mock-unique-indexes",
+        action="store_true",
+        help="keep jobflow-remote's unique indexes in the mongomock queue (O(n^2) inserts)",
+    )
+    p.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also record Python's allocation peaks (slows the timed part about twofold)",
+    )
     args = p.parse_args()
     print(f"building and submitting a {args.pairs}-pair graph ...", flush=True)
     graph = graph_and_submit(args.pairs, args.mock_unique_indexes, args.tracemalloc)
@@ -153,8 +181,16 @@ def main() -> None:
     print(f"querying {args.docs} result documents ...", flush=True)
     q = query(args.docs)
     print(f"  {q}", flush=True)
-    write_result(args.out, {"benchmark": "B-scale", "graph": graph, "query": q,
-                                "store": "embedded default (MontyDB, sqlite)", **machine()})
+    write_result(
+        args.out,
+        {
+            "benchmark": "B-scale",
+            "graph": graph,
+            "query": q,
+            "store": "embedded default (MontyDB, sqlite)",
+            **machine(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,25 @@ def documents() -> list[dict]:
     docs = []
     for host in HOSTS:
         for ion in IONS:
-            docs.append({"uuid": f"res-{host}-{ion}", "host": host, "intercalant": ion, "voltage_v": 1.0, "kind": "result"})
+            docs.append(
+                {
+                    "uuid": f"res-{host}-{ion}",
+                    "host": host,
+                    "intercalant": ion,
+                    "voltage_v": 1.0,
+                    "kind": "result",
+                }
+            )
             for k in range(14):
-                docs.append({"uuid": f"job-{host}-{ion}-{k}", "host": host, "intercalant": ion, "kind": "job",
-                             "output": {"structure": sdict, "energy": -1.0 * k}})
+                docs.append(
+                    {
+                        "uuid": f"job-{host}-{ion}-{k}",
+                        "host": host,
+                        "intercalant": ion,
+                        "kind": "job",
+                        "output": {"structure": sdict, "energy": -1.0 * k},
+                    }
+                )
     return docs
 
 
@@ -61,18 +76,36 @@ def measure(name: str, make) -> dict:
     count = again.count()
     reopen = time.perf_counter() - t0
     assert count == len(docs), (name, count)
-    return {"store": name, "documents": len(docs), "write_s": round(write, 3), "query_21_s": round(query, 4),
-            "reopen_s": round(reopen, 3)}
+    return {
+        "store": name,
+        "documents": len(docs),
+        "write_s": round(write, 3),
+        "query_21_s": round(query, 4),
+        "reopen_s": round(reopen, 3),
+    }
 
 
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rows.append(measure("MontyStore(sqlite)", lambda: MontyStore("c", database_path=str(tmp / "ms"), storage="sqlite")))
-        rows.append(measure("MontyStore(flatfile)", lambda: MontyStore("c", database_path=str(tmp / "mf"), storage="flatfile")))
+        rows.append(
+            measure(
+                "MontyStore(sqlite)", lambda: MontyStore("c", database_path=str(tmp / "ms"), storage="sqlite")
+            )
+        )
+        rows.append(
+            measure(
+                "MontyStore(flatfile)",
+                lambda: MontyStore("c", database_path=str(tmp / "mf"), storage="flatfile"),
+            )
+        )
         rows.append(measure("JSONStore", lambda: JSONStore(str(tmp / "js.json"), read_only=False)))
-    out = {"date": date.today().isoformat(), "machine": {"cores": __import__("os").cpu_count(), "cpu": platform.processor() or platform.machine()}, "results": rows}
+    out = {
+        "date": date.today().isoformat(),
+        "machine": {"cores": __import__("os").cpu_count(), "cpu": platform.processor() or platform.machine()},
+        "results": rows,
+    }
     Path(__file__).parent.joinpath("results").mkdir(exist_ok=True)
     Path(__file__).parent.joinpath("results", "store.json").write_text(json.dumps(out, indent=2) + "\n")
     for r in rows:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 LEAN_IONIC_STEP_DATA: tuple[str, ...] = ("energy",)
 NEB_CONVERGED_TAG = "neb force converged"
 NEB_NOT_CONVERGED_TAG = "neb force not converged"

@@ -54,8 +54,19 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
     # pre-climb force; the rest of atomate2's fields (trajectory files, symmetry fixing,
     # document options) and the worker count do not change the band
     UNKEYED: ClassVar[tuple[str, ...]] = (
-        "name", "calculator_meta", "tags", "workers", "ionic_step_data", "store_trajectory", "fix_symmetry",
-        "symprec", "optimizer_kwargs", "traj_file", "traj_file_fmt", "traj_interval", "neb_doc_kwargs",
+        "name",
+        "calculator_meta",
+        "tags",
+        "workers",
+        "ionic_step_data",
+        "store_trajectory",
+        "fix_symmetry",
+        "symprec",
+        "optimizer_kwargs",
+        "traj_file",
+        "traj_file_fmt",
+        "traj_interval",
+        "neb_doc_kwargs",
         "task_document_kwargs",
     )
 
@@ -76,8 +87,13 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
         evaluate = ImageEvaluator(meta, dict(self.calculator_kwargs), workers=workers)
         fmax = self.relax_kwargs.get("fmax", 0.1)
         run = run_band(
-            list(images), evaluate, fmax=fmax, steps=self.steps, neb_kwargs=self.neb_kwargs,
-            optimizer=self.optimizer, preclimb_fmax=self.preclimb_fmax,
+            list(images),
+            evaluate,
+            fmax=fmax,
+            steps=self.steps,
+            neb_kwargs=self.neb_kwargs,
+            optimizer=self.optimizer,
+            preclimb_fmax=self.preclimb_fmax,
         )
         return tag_neb_convergence(run.result, run.max_neb_force, fmax)
 
@@ -97,7 +113,9 @@ class Calculator(Protocol):
 
     neb_needs_endpoint_energies: bool
 
-    def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> Any: ...
+    def relax_maker(
+        self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None
+    ) -> Any: ...
 
     def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE") -> Any: ...
 
@@ -116,7 +134,9 @@ class ForceFieldCalculator:
     def label(self) -> str:
         return f"forcefield:{resolve_model_name(self.model)}"
 
-    def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> MvRelaxMaker:
+    def relax_maker(
+        self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None
+    ) -> MvRelaxMaker:
         return MvRelaxMaker(
             name="relax" if relax_cell else "relax (fixed cell)",
             force_field_name=resolve_model_name(self.model),

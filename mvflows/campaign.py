@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pymatgen.core import Composition, Element
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pymatgen.core import Element
 
 from mvflows.structures.metals import METAL_REFERENCES
 from mvflows.structures.spinel import spinel_redox_metal
@@ -42,8 +50,9 @@ class CalculatorSettings(_Strict):
         "forcefield", description="forcefield, vasp, or fake-vasp (the VASP graph on fake VASP)"
     )
     vasp_config: str | None = Field(
-        None, description="VASP settings file for kind vasp/fake-vasp; default: the packaged study settings "
-        "(documented copy: configs/vasp.yaml)"
+        None,
+        description="VASP settings file for kind vasp/fake-vasp; default: the packaged study settings "
+        "(documented copy: configs/vasp.yaml)",
     )
     model: str = Field("SevenNet", description="atomate2 force-field name (MLFF), e.g. SevenNet, CHGNet")
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -64,7 +73,9 @@ class ScreenSettings(_Strict):
         1.0, ge=0, description="NEB only when |E(oct) - E(tet)| per ion is at most this (eV)"
     )
     max_e_hull_ev_atom: float | None = Field(
-        None, ge=0, description="NEB only when both phases lie at most this far above the hull (needs stability)"
+        None,
+        ge=0,
+        description="NEB only when both phases lie at most this far above the hull (needs stability)",
     )
 
 
@@ -72,7 +83,9 @@ class InsertionSettings(_Strict):
     """Stepwise insertion into hosts whose sites symmetry does not give (family: host)."""
 
     max_candidates: int = Field(3, ge=1, description="symmetry-distinct candidate sites relaxed per step")
-    min_distance_a: float = Field(1.8, gt=0, description="candidates closer than this to any atom are dropped (Å)")
+    min_distance_a: float = Field(
+        1.8, gt=0, description="candidates closer than this to any atom are dropped (Å)"
+    )
 
 
 class HopSettings(_Strict):
@@ -90,9 +103,13 @@ class StabilitySettings(_Strict):
     """Energy above the hull of charged and discharged phases."""
 
     enabled: bool = False
-    prototypes: bool = Field(True, description="relax the shipped competing phases with the campaign's calculator")
+    prototypes: bool = Field(
+        True, description="relax the shipped competing phases with the campaign's calculator"
+    )
     entries_file: str | None = Field(
-        None, description="YAML/JSON list of {formula, energy_per_atom} (same energy model), relative to the campaign"
+        None,
+        description="YAML/JSON list of {formula, energy_per_atom} (same energy model), "
+        "relative to the campaign",
     )
 
 
@@ -111,7 +128,9 @@ class NebSettings(_Strict):
     climb: bool = True
     idpp: bool = True
     optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin", "ODE"] = Field(
-        "ODE", description="NEB optimiser; ODE is ASE's NEBOptimizer, fewest force calls (benchmarks/neb.py); VASP maps it to IOPT=1"
+        "ODE",
+        description="NEB optimiser; ODE is ASE's NEBOptimizer, fewest force calls (benchmarks/neb.py); "
+        "VASP maps it to IOPT=1",
     )
     symmetric_tolerance_ev: float = Field(
         0.02, gt=0, description="endpoints of a symmetric hop must agree to this (eV)"
@@ -147,14 +166,18 @@ class Pair(_Strict):
 
     host: str
     intercalant: str
-    x_max: float | None = Field(None, gt=0, description="ions per host formula at full discharge (family: host)")
+    x_max: float | None = Field(
+        None, gt=0, description="ions per host formula at full discharge (family: host)"
+    )
 
 
 class Campaign(_Strict):
     """A screening campaign: a matrix (hosts × intercalants) or an explicit pair list."""
 
     name: str
-    family: Literal["spinel", "host"] = Field("spinel", description="spinel B2S4 hosts, or shipped hosts (VS4, ...)")
+    family: Literal["spinel", "host"] = Field(
+        "spinel", description="spinel B2S4 hosts, or shipped hosts (VS4, ...)"
+    )
     hosts: list[str] = Field(default_factory=list, description="charged hosts, e.g. Cr2S4")
     intercalants: list[str] = Field(default_factory=list)
     pairs: list[Pair] = Field(default_factory=list, description="explicit pairs, added to the matrix")
@@ -165,7 +188,9 @@ class Campaign(_Strict):
     insertion: InsertionSettings = Field(default_factory=InsertionSettings)
     hops: HopSettings = Field(default_factory=HopSettings)
     stability: StabilitySettings = Field(default_factory=StabilitySettings)
-    x_max: float = Field(1.0, gt=0, description="default ions per host formula at full discharge (family: host)")
+    x_max: float = Field(
+        1.0, gt=0, description="default ions per host formula at full discharge (family: host)"
+    )
 
     @field_validator("hosts")
     @classmethod
@@ -202,18 +227,19 @@ class Campaign(_Strict):
         Stored with each pair result, so stored versions of one campaign can be told
         apart; files the settings name (entries, VASP settings) enter by their content.
         """
+        import contextlib
         import hashlib
         import json
 
-        data = self.model_dump(mode="json", include={"family", "calculator", "screen", "neb", "insertion", "hops",
-                                                     "stability", "x_max"})
+        data = self.model_dump(
+            mode="json",
+            include={"family", "calculator", "screen", "neb", "insertion", "hops", "stability", "x_max"},
+        )
         for section, key in (("stability", "entries_file"), ("calculator", "vasp_config")):
             path = data[section].get(key)
             if path:
-                try:
+                with contextlib.suppress(OSError):  # reported where the file is read
                     data[section][key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-                except OSError:
-                    pass  # reported where the file is read
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -245,9 +271,10 @@ def ions_in_cell(host: str, x_max: float) -> int:
     n = x_max * units
     if abs(n - round(n)) > 1e-6 or round(n) < 1:
         raise ValueError(
-            f"x_max = {x_max} per {host} is {n:g} ions in the {units:g}-formula-unit cell; it must be a whole number"
+            f"x_max = {x_max} per {host} is {n:g} ions in the {units:g}-formula-unit cell; "
+            "it must be a whole number"
         )
-    return int(round(n))
+    return round(n)
 
 
 def check_element(symbol: str) -> str:
@@ -336,7 +363,9 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
             load_entries_file(resolved)
         except ValueError as exc:
             mark = _node_at(root, ("stability", "entries_file")).start_mark
-            raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: stability.entries_file: {exc}") from None
+            raise CampaignError(
+                f"{path}:{mark.line + 1}:{mark.column + 1}: stability.entries_file: {exc}"
+            ) from None
         campaign.stability.entries_file = str(resolved)
     return campaign
 

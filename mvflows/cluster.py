@@ -173,10 +173,12 @@ def submit_campaign(campaign: Campaign, project: str, worker: str | None = None)
     try:
         return submit_flow(flow, worker=worker, project=project, exec_config="mvflows")
     except (ValueError, PyMongoError) as exc:  # e.g. a duplicate job submitted in between
-        raise ClusterError(f"jobflow-remote refused campaign {campaign.name}: {str(exc).splitlines()[0][:300]}") from None
+        raise ClusterError(
+            f"jobflow-remote refused campaign {campaign.name}: {str(exc).splitlines()[0][:300]}"
+        ) from None
 
 
-def refuse_queued_jobs(jc, flow: Flow, campaign: Campaign) -> None:  # noqa: ANN001 - a JobController
+def refuse_queued_jobs(jc, flow: Flow, campaign: Campaign) -> None:
     """Stop before submitting when some of the flow's jobs are already in the queue.
 
     Job uuids are content keys (:mod:`mvflows.keys`), so the same campaign, or
@@ -195,14 +197,15 @@ def refuse_queued_jobs(jc, flow: Flow, campaign: Campaign) -> None:  # noqa: ANN
     span = f"db ids {ids[0]}-{ids[-1]}; " if ids else ""
     n_queued = len({doc["uuid"] for doc in queued})
     raise ClusterError(
-        f"campaign {campaign.name}: {n_queued} of its {len(set(uuids))} jobs are already in project {project} "
+        f"campaign {campaign.name}: {n_queued} of its {len(set(uuids))} jobs are already in project "
+        f"{project} "
         f"({span}{', '.join(f'{s} {n}' for s, n in sorted(states.items()))}), and jobflow-remote holds a job "
         f"only once: see `mvflows status --project {project}` and `mvflows results`, `mvflows rerun` "
         f"failed jobs, or empty the queue with `jf -p {project} admin reset` to submit it again"
     )
 
 
-def ensure_queue_initialised(jc) -> None:  # noqa: ANN001 - a JobController
+def ensure_queue_initialised(jc) -> None:
     """First use of a queue database: do what `jf admin reset` does, but only when empty."""
     if jc.auxiliary.find_one({"next_id": {"$exists": True}}) is None and jc.count_jobs() == 0:
         jc.reset()
@@ -221,7 +224,9 @@ def job_controller(project: str | None):
     try:
         return JobController.from_project_name(project)
     except Exception as exc:  # noqa: BLE001 - config, parsing and connection errors
-        raise ClusterError(f"cannot open jobflow-remote project {project!r}: {str(exc).splitlines()[0]}") from None
+        raise ClusterError(
+            f"cannot open jobflow-remote project {project!r}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 @dataclass
@@ -274,8 +279,12 @@ def rerun(project: str | None, target: str) -> list[str]:
     key = "db_ids" if target.isdigit() or "-" not in target else "job_ids"
     found = jc.get_jobs_info(db_ids=[target]) if key == "db_ids" else jc.get_jobs_info(job_ids=[(target, 1)])
     if not found:
-        raise ClusterError(f"no pair or job {target!r} in project {project or os.environ.get('JFREMOTE_PROJECT')}")
+        raise ClusterError(
+            f"no pair or job {target!r} in project {project or os.environ.get('JFREMOTE_PROJECT')}"
+        )
     info = found[0]
     if info.state.name not in RERUN_STATES:
-        raise ClusterError(f"job {info.db_id} ({info.name}) is {info.state.name}; only {'/'.join(RERUN_STATES)} jobs rerun")
+        raise ClusterError(
+            f"job {info.db_id} ({info.name}) is {info.state.name}; only {'/'.join(RERUN_STATES)} jobs rerun"
+        )
     return jc.rerun_job(db_id=str(info.db_id))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pymatgen.apps.battery.insertion_battery import InsertionVoltagePair
 from pymatgen.core import Composition, Element
 from pymatgen.core.units import Charge, Time
-from scipy.constants import N_A
 from pymatgen.entries.computed_entries import ComputedEntry
+from scipy.constants import N_A
 
 # F in mAh/mol, computed exactly as pymatgen's InsertionVoltagePair does, so the capacity of
 # a voltage job and of this formula agree to the last digit (26801.48 mAh/mol)
@@ -19,8 +19,12 @@ def ion_charge(intercalant: str) -> int:
 
 
 def insertion_pair(
-    charged: Composition, e_charged: float, discharged: Composition, e_discharged: float,
-    intercalant: str, e_metal_per_atom: float,
+    charged: Composition,
+    e_charged: float,
+    discharged: Composition,
+    e_discharged: float,
+    intercalant: str,
+    e_metal_per_atom: float,
 ) -> InsertionVoltagePair:
     """pymatgen voltage pair for charged host + x A -> discharged (total energies, eV)."""
     metal = ComputedEntry(Composition(intercalant), e_metal_per_atom)

@@ -61,7 +61,11 @@ class PairMaker(KeyedMaker):
         return metal
 
     def make(
-        self, host: Host, intercalant: str, x_max: float = 1.0, metal: Job | None = None,
+        self,
+        host: Host,
+        intercalant: str,
+        x_max: float = 1.0,
+        metal: Job | None = None,
         phases: dict[str, Job] | None = None,
     ) -> Flow:
         """``metal`` and ``phases`` (name -> competing-phase relax) are shared by a campaign's pairs."""
@@ -76,24 +80,52 @@ class PairMaker(KeyedMaker):
         charged = self.relax_maker.make(host.structure())
         charged.append_name(f" {host.name}")
         sites = self.sites.make(host, intercalant, charged, x_max)
-        volt = voltage(intercalant, host, charged.output.structure, charged.output.output.energy, sites.output,
-                       metal.output.structure, metal.output.output.energy)
+        volt = voltage(
+            intercalant,
+            host,
+            charged.output.structure,
+            charged.output.output.energy,
+            sites.output,
+            metal.output.structure,
+            metal.output.output.energy,
+        )
         volt.name = f"voltage {label}"
         stab = None
         if self.stability is not None:
             stab = self.stability.make(charged, sites.output, phases or {}, metal)
             stab.name = f"stability {label}"
-        gate = neb_gate(sites.output, charged.output.structure, host, intercalant, self.hops,
-                        self.max_abs_delta_e_site_ev, self.max_e_hull_ev_atom if stab else None,
-                        stab.output if stab else None)
+        gate = neb_gate(
+            sites.output,
+            charged.output.structure,
+            host,
+            intercalant,
+            self.hops,
+            self.max_abs_delta_e_site_ev,
+            self.max_e_hull_ev_atom if stab else None,
+            stab.output if stab else None,
+        )
         gate.name = f"NEB screen {label}"
         uuids = {
-            "relax_charged": charged.uuid, "relax_metal": metal.uuid,
+            "relax_charged": charged.uuid,
+            "relax_metal": metal.uuid,
             **{j.metadata["step"]: j.uuid for j in sites.jobs if "step" in (j.metadata or {})},
-            "voltage": volt.uuid, "neb": gate.uuid, **({"stability": stab.uuid} if stab else {}),
+            "voltage": volt.uuid,
+            "neb": gate.uuid,
+            **({"stability": stab.uuid} if stab else {}),
         }
-        result = pair_result(self.campaign, self.settings_digest, host, intercalant, x_max, self.calculator_label,
-                             sites.output, volt.output, gate.output, uuids, stab.output if stab else None)
+        result = pair_result(
+            self.campaign,
+            self.settings_digest,
+            host,
+            intercalant,
+            x_max,
+            self.calculator_label,
+            sites.output,
+            volt.output,
+            gate.output,
+            uuids,
+            stab.output if stab else None,
+        )
         result.name = f"result {label}"
         jobs += [charged, sites, volt, *([stab] if stab else []), gate, result]
         return Flow(jobs, output=result.output, name=f"{intercalant} in {host.name}")
@@ -121,13 +153,18 @@ class CampaignMaker(Maker):
                 known = set(phase_cache)
                 phases = pairs.stability.phase_relaxes(host, pair.intercalant, phase_cache)
                 flows += [job for name, job in phase_cache.items() if name not in known]
-            flows.append(pairs.make(host, pair.intercalant, campaign.x_of(pair), metal=metals[pair.intercalant],
-                                    phases=phases))
+            flows.append(
+                pairs.make(
+                    host, pair.intercalant, campaign.x_of(pair), metal=metals[pair.intercalant], phases=phases
+                )
+            )
         return Flow(flows, name=f"{self.name} {campaign.name}")
 
 
 def pair_maker_for(
-    campaign: Campaign, calculator: Calculator | None = None, stage_calculators: dict[str, Calculator] | None = None,
+    campaign: Campaign,
+    calculator: Calculator | None = None,
+    stage_calculators: dict[str, Calculator] | None = None,
 ) -> PairMaker:
     """The pair maker a campaign's settings describe, every stage on ``calculator`` unless
     ``stage_calculators`` names another for a stage (one of :data:`STAGES`)."""
@@ -141,21 +178,38 @@ def pair_maker_for(
     hops = None
     if n.enabled:
         neb = HopNebMaker(
-            endpoint_relax_maker=calc["hops"].relax_maker(relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps),
-            neb_maker=calc["hops"].neb_maker(fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer),
+            endpoint_relax_maker=calc["hops"].relax_maker(
+                relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps
+            ),
+            neb_maker=calc["hops"].neb_maker(
+                fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer
+            ),
             images=n.images,
             idpp=n.idpp,
             symmetric_tolerance_ev=n.symmetric_tolerance_ev,
             mirror_end=spinel,  # spinel hops are symmetric by construction; host hops relax both ends
         )
-        hops = SpinelHopsMaker(neb=neb, supercell=tuple(n.supercell)) if spinel else MigrationGraphHopsMaker(
-            neb=neb, max_hops=h.max_hops, max_hop_length_a=h.max_length_a, min_hop_length_a=h.min_length_a,
-            min_supercell_length_a=h.min_supercell_length_a, min_supercell_atoms=h.min_supercell_atoms,
-            max_supercell_atoms=h.max_supercell_atoms,
+        hops = (
+            SpinelHopsMaker(neb=neb, supercell=tuple(n.supercell))
+            if spinel
+            else MigrationGraphHopsMaker(
+                neb=neb,
+                max_hops=h.max_hops,
+                max_hop_length_a=h.max_length_a,
+                min_hop_length_a=h.min_length_a,
+                min_supercell_length_a=h.min_supercell_length_a,
+                min_supercell_atoms=h.min_supercell_atoms,
+                max_supercell_atoms=h.max_supercell_atoms,
+            )
         )
     sites_relax = calc["sites"].relax_maker()
-    sites = SpinelSitesMaker(relax_maker=sites_relax) if spinel else InsertionSitesMaker(
-        relax_maker=sites_relax, max_candidates=ins.max_candidates, min_distance_a=ins.min_distance_a)
+    sites = (
+        SpinelSitesMaker(relax_maker=sites_relax)
+        if spinel
+        else InsertionSitesMaker(
+            relax_maker=sites_relax, max_candidates=ins.max_candidates, min_distance_a=ins.min_distance_a
+        )
+    )
     stability = None
     if campaign.stability.enabled:
         stability = StabilityMaker(

@@ -27,13 +27,18 @@ class DistinctHop:
     label: int  # MigrationGraph's hop label (shared by symmetry-equivalent hops)
 
 
-def sites_structure(host: Structure, intercalant: str, frac_coords: list[float], symprec: float = 0.1) -> Structure:
+def sites_structure(
+    host: Structure, intercalant: str, frac_coords: list[float], symprec: float = 0.1
+) -> Structure:
     """Host plus the intercalant on every position equivalent (by the host's symmetry) to ``frac_coords``."""
     ops = SpacegroupAnalyzer(host, symprec=symprec).get_symmetry_operations()
     positions: list[np.ndarray] = []
     for op in ops:
         f = op.operate(frac_coords) % 1.0
-        if not any(np.linalg.norm(host.lattice.get_cartesian_coords(((f - g + 0.5) % 1.0) - 0.5)) < 0.3 for g in positions):
+        if not any(
+            np.linalg.norm(host.lattice.get_cartesian_coords(((f - g + 0.5) % 1.0) - 0.5)) < 0.3
+            for g in positions
+        ):
             positions.append(f)
     s = host.copy()
     for f in positions:

@@ -113,7 +113,9 @@ def _without_main_import() -> Iterator[None]:
 def _pool(meta: str, kwargs_json: str, workers: int) -> ProcessPoolExecutor:
     """A started pool, every worker with its model loaded (kept for the life of the process)."""
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(meta, kwargs_json))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(meta, kwargs_json)
+    )
     with _without_main_import():
         ready = [pool.submit(_worker_ready) for _ in range(workers)]  # one process per submit
     for f in ready:

@@ -71,14 +71,22 @@ def canonical(obj: Any) -> Any:
     if isinstance(obj, OutputReference):
         return {"@ref": obj.uuid, "attributes": canonical([list(a) for a in obj.attributes])}
     if isinstance(obj, dict):
-        return {str(k): canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0])) if k != "@version"}
+        return {
+            str(k): canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0])) if k != "@version"
+        }
     if isinstance(obj, list | tuple):
         return [canonical(v) for v in obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = _maker_fields(obj) if isinstance(obj, Maker) else {f.name: getattr(obj, f.name)
-                                                                     for f in dataclasses.fields(obj)}
+        fields = (
+            _maker_fields(obj)
+            if isinstance(obj, Maker)
+            else {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        )
         extra = obj.key_extra() if isinstance(obj, KeyedMaker) else {}
-        return {"@class": f"{type(obj).__module__}.{type(obj).__qualname__}", **canonical({**fields, **extra})}
+        return {
+            "@class": f"{type(obj).__module__}.{type(obj).__qualname__}",
+            **canonical({**fields, **extra}),
+        }
     if isinstance(obj, MSONable) or hasattr(obj, "model_dump"):
         return canonical(jsanitize(obj, strict=True, enum_values=True))
     return canonical(jsanitize(obj, strict=True, enum_values=True))

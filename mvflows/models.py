@@ -27,7 +27,7 @@ _CHECKPOINTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _mlff():  # noqa: ANN202 - atomate2's MLFF enum, imported only when a name must be checked
+def _mlff():
     from atomate2.forcefields.utils import MLFF
 
     return MLFF
@@ -71,7 +71,12 @@ def model_identity(name: str, calculator_kwargs: dict[str, Any] | None = None) -
     distribution, keyword, default = _CHECKPOINTS.get(meta, (meta.lower(), "model", "default"))
     kwargs = {**default_kwargs(meta), **(calculator_kwargs or {})} if meta != "Forcefield" else {}
     checkpoint = kwargs.get(keyword, default)
-    return {"model": meta, "package": distribution, "version": _version(distribution), "checkpoint": str(checkpoint)}
+    return {
+        "model": meta,
+        "package": distribution,
+        "version": _version(distribution),
+        "checkpoint": str(checkpoint),
+    }
 
 
 @functools.lru_cache(maxsize=4)

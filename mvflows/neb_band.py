@@ -32,6 +32,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from mvflows.image_workers import Evaluate
 
+
 # ---------------------------------------------------------------- the band
 class _Pushed(Calculator):
     """Holds results the band pushes in; computes alone only if asked for something new."""
@@ -110,7 +111,10 @@ def find_mirror(first: Atoms, last: Atoms, middle: Atoms | None = None, tol: flo
         t = x0[ion] + d[ion] - rot @ x0[ion]
         if np.linalg.norm(rot @ t + t) > 1e-3:
             continue
-        if middle is not None and np.linalg.norm(rot @ middle.positions[ion] + t - middle.positions[ion]) > tol:
+        if (
+            middle is not None
+            and np.linalg.norm(rot @ middle.positions[ion] + t - middle.positions[ion]) > tol
+        ):
             continue
         mapped = x0 @ rot.T + t
         perm = np.full(len(first), -1)
@@ -125,9 +129,9 @@ def find_mirror(first: Atoms, last: Atoms, middle: Atoms | None = None, tol: flo
             worst = max(worst, float(dist[j]))
             if worst > tol:
                 break
-        if worst <= tol and len(set(perm.tolist())) == len(first):
-            if best is None or worst < best.max_mismatch:
-                best = Mirror(rot, t, perm, worst)
+        one_to_one = worst <= tol and len(set(perm.tolist())) == len(first)
+        if one_to_one and (best is None or worst < best.max_mismatch):
+            best = Mirror(rot, t, perm, worst)
     return best
 
 
@@ -139,7 +143,9 @@ class BandNEB(NEB):
     the middle image stays on the mirror (both symmetric maxima climb together).
     """
 
-    def __init__(self, images: list[Atoms], evaluate: Evaluate, mirror: Mirror | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, images: list[Atoms], evaluate: Evaluate, mirror: Mirror | None = None, **kwargs: Any
+    ) -> None:
         for image in images:
             if not isinstance(image.calc, _Pushed):  # a later stage keeps the pushed results
                 image.calc = _Pushed(evaluate)
@@ -154,7 +160,7 @@ class BandNEB(NEB):
         n = len(self.images) - 1
         return [(k, n - k) for k in range(1, n // 2)]
 
-    def set_positions(self, positions, adjust_positions=True):  # type: ignore[no-untyped-def]
+    def set_positions(self, positions, adjust_positions=True):  # type: ignore[no-untyped-def]  # noqa: ARG002 - ASE's signature
         super().set_positions(positions)
         if self.mirror is None:
             return
@@ -168,7 +174,11 @@ class BandNEB(NEB):
         mid.set_positions((mid.positions + mapped) / 2)
 
     def get_forces(self):  # type: ignore[no-untyped-def]
-        unique = self.images if self.mirror is None else self.images[: len(self.images) // 2 + 1] + [self.images[-1]]
+        unique = (
+            self.images
+            if self.mirror is None
+            else [*self.images[: len(self.images) // 2 + 1], self.images[-1]]
+        )
         stale = [img for img in unique if img.calc.check_state(img) or "forces" not in img.calc.results]
         if stale:
             for img, (energy, forces) in zip(stale, self._evaluate(stale)):
@@ -176,7 +186,9 @@ class BandNEB(NEB):
         if self.mirror is not None:
             for k, m in self._pairs:
                 src, dst = self.images[k], self.images[m]
-                dst.calc.push(dst, src.calc.results["energy"], self.mirror.vectors(src.calc.results["forces"]))
+                dst.calc.push(
+                    dst, src.calc.results["energy"], self.mirror.vectors(src.calc.results["forces"])
+                )
         forces = super().get_forces()
         self._last_forces = forces
         if self.mirror is None:
@@ -239,7 +251,11 @@ def run_band(
     """
     t0 = time.perf_counter()
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
-    mirror = find_mirror(atoms[0], atoms[-1], atoms[len(atoms) // 2]) if use_mirror and len(atoms) % 2 == 1 and len(atoms) > 3 else None
+    mirror = (
+        find_mirror(atoms[0], atoms[-1], atoms[len(atoms) // 2])
+        if use_mirror and len(atoms) % 2 == 1 and len(atoms) > 3
+        else None
+    )
     climb = bool(neb_kwargs.get("climb", False))
     stages = [dict(neb_kwargs)]
     if climb and preclimb_fmax and preclimb_fmax > fmax:

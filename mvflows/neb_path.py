@@ -38,7 +38,11 @@ def _supercell_sites(prim_frac: np.ndarray, supercell: tuple[int, int, int]) -> 
 
 
 def _nearest(
-    cell: Structure, origin: np.ndarray, candidates_frac: np.ndarray, exclude: list[np.ndarray], min_d: float = 0.3
+    cell: Structure,
+    origin: np.ndarray,
+    candidates_frac: np.ndarray,
+    exclude: list[np.ndarray],
+    min_d: float = 0.3,
 ) -> np.ndarray:
     """Cartesian position (unwrapped next to ``origin``) of the nearest candidate void."""
     best, best_d = None, np.inf
@@ -83,10 +87,8 @@ def spinel_hop(
     centre = cell.lattice.get_cartesian_coords([0.5, 0.5, 0.5])
     start = _refine(cell, _nearest(cell, centre, sites[stable_site], [], min_d=0.0), stable_site)
     via = _refine(cell, _nearest(cell, start, sites[other], []), other)
-    if stable_site == "tet":
-        end_guess = 2 * via - start  # the 16c void is the inversion centre of the 8a pair
-    else:
-        end_guess = _nearest(cell, via, sites["oct"], [start])
+    # a tet end: the 16c void is the inversion centre of the 8a pair
+    end_guess = 2 * via - start if stable_site == "tet" else _nearest(cell, via, sites["oct"], [start])
     end = _refine(cell, end_guess, stable_site)
     # legs differ when the host's relaxation broke the spinel symmetry (CHGNet on Cr2S4: 2.051
     # and 1.973 Å); the hop is still the right one, its ends are then relaxed separately (no
@@ -107,7 +109,12 @@ def spinel_hop(
 
 
 def hop_images(
-    start: Structure, end: Structure, via: list[float], n_images: int, idpp: bool = True, idpp_fmax: float = 0.1
+    start: Structure,
+    end: Structure,
+    via: list[float],
+    n_images: int,
+    idpp: bool = True,
+    idpp_fmax: float = 0.1,
 ) -> list[Structure]:
     """``n_images`` moving images between relaxed endpoints, through ``via``, IDPP-smoothed.
 
@@ -189,8 +196,13 @@ def mirrored_endpoint(relaxed_start: Structure, hop: Hop) -> Structure | None:
         props[key] = list(values)
         for i, j in enumerate(mirror.permutation):
             props[key][j] = values[i]
-    return Structure(relaxed_start.lattice, relaxed_start.species, moved, coords_are_cartesian=True,
-                     site_properties=props or None)
+    return Structure(
+        relaxed_start.lattice,
+        relaxed_start.species,
+        moved,
+        coords_are_cartesian=True,
+        site_properties=props or None,
+    )
 
 
 def ion_path_a(images: list[Structure]) -> list[float]:

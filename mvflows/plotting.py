@@ -75,8 +75,14 @@ def _text_size(ax: Axes, text: str, fontsize: float, renderer: Any) -> tuple[flo
     return box.width, box.height
 
 
-def _push(pos: np.ndarray, half: np.ndarray, other: np.ndarray, other_half: np.ndarray, share: float,
-          tie: np.ndarray | None = None) -> np.ndarray:
+def _push(
+    pos: np.ndarray,
+    half: np.ndarray,
+    other: np.ndarray,
+    other_half: np.ndarray,
+    share: float,
+    tie: np.ndarray | None = None,
+) -> np.ndarray:
     """How far to move each box (centres ``pos``, half sizes ``half``) off the boxes ``other``.
 
     Each overlapping pair moves apart along the axis where it overlaps least, by ``share``
@@ -135,22 +141,37 @@ def spread_labels(
         offset = (centre - anchor) / px_per_pt
         far = np.hypot(*offset) > np.hypot(*h) / px_per_pt + 6
         ann = ax.annotate(
-            text, ax.transData.inverted().transform(anchor), xytext=offset, textcoords="offset points",
-            ha="center", va="center", fontsize=fontsize,
+            text,
+            ax.transData.inverted().transform(anchor),
+            xytext=offset,
+            textcoords="offset points",
+            ha="center",
+            va="center",
+            fontsize=fontsize,
             arrowprops=LEADER if far else None,
         )
         ann.set_in_layout(False)
 
 
-def _scatter_by_ion(ax: Axes, rows: list[dict[str, Any]], x: list[float], y: list[float],
-                    clipped: list[bool] | None = None) -> None:
+def _scatter_by_ion(
+    ax: Axes, rows: list[dict[str, Any]], x: list[float], y: list[float], clipped: list[bool] | None = None
+) -> None:
     """One disc per pair coloured by intercalant; a clipped point is an upward triangle."""
     seen = set()
     for i, (d, xi, yi) in enumerate(zip(rows, x, y)):
         ion = d.get("intercalant", "?")
-        ax.scatter(xi, yi, color=_colour(ion), s=36, zorder=3, label=ion if ion not in seen else None,
-                   marker="^" if clipped and clipped[i] else "o", edgecolors="k", linewidths=0.4,
-                   clip_on=False)
+        ax.scatter(
+            xi,
+            yi,
+            color=_colour(ion),
+            s=36,
+            zorder=3,
+            label=ion if ion not in seen else None,
+            marker="^" if clipped and clipped[i] else "o",
+            edgecolors="k",
+            linewidths=0.4,
+            clip_on=False,
+        )
         seen.add(ion)
     ax.legend(title="intercalant", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
@@ -187,8 +208,12 @@ def voltage_capacity(docs: list[dict[str, Any]], fig: Figure) -> None:
     ax.set_title("Average voltage vs capacity (dashed: specific energy)")
     fig.tight_layout()
     renderer = fig.canvas.get_renderer()
-    spread_labels(ax, list(zip(caps, volts)), [redox_metal(d) for d in rows],
-                  obstacles=[t.get_window_extent(renderer) for t in curve_labels])
+    spread_labels(
+        ax,
+        list(zip(caps, volts)),
+        [redox_metal(d) for d in rows],
+        obstacles=[t.get_window_extent(renderer) for t in curve_labels],
+    )
 
 
 def site_barrier(docs: list[dict[str, Any]], fig: Figure) -> None:
@@ -216,22 +241,29 @@ def site_barrier(docs: list[dict[str, Any]], fig: Figure) -> None:
 
 
 def hull(docs: list[dict[str, Any]], fig: Figure) -> None:
-    rows = [d for d in docs if d.get("e_hull_charged_ev_atom") is not None
-            or d.get("e_hull_discharged_ev_atom") is not None]
+    rows = [
+        d
+        for d in docs
+        if d.get("e_hull_charged_ev_atom") is not None or d.get("e_hull_discharged_ev_atom") is not None
+    ]
     if not rows:
         raise NothingToPlot("no pair in the store has hull energies (run with stability enabled)")
     several = len({d.get("calculator") for d in rows}) > 1
     # the discharged formula names the host too (MgCr2S4 is Mg in Cr2S4)
-    names = [f"{d.get('formula_discharged') or d.get('host')}" + (f" [{_model(d)}]" if several else "")
-             for d in rows]
+    names = [
+        f"{d.get('formula_discharged') or d.get('host')}" + (f" [{_model(d)}]" if several else "")
+        for d in rows
+    ]
     charged = [d.get("e_hull_charged_ev_atom") for d in rows]
     discharged = [d.get("e_hull_discharged_ev_atom") for d in rows]
     fig.set_size_inches(max(7.0, 0.3 * len(rows) + 2.0), 5)
     ax = fig.add_subplot()
     x = np.arange(len(rows))
     w = 0.4
-    for shift, values, label, colour in ((-w / 2, charged, "charged", "tab:blue"),
-                                         (w / 2, discharged, "discharged", "tab:red")):
+    for shift, values, label, colour in (
+        (-w / 2, charged, "charged", "tab:blue"),
+        (w / 2, discharged, "discharged", "tab:red"),
+    ):
         ax.bar(x + shift, [v if v is not None else np.nan for v in values], w, label=label, color=colour)
     few = len(rows) <= 12  # slanted names while they fit, upright beyond
     ax.set_xticks(x, names, rotation=60 if few else 90, ha="right" if few else "center", fontsize=7)
@@ -278,14 +310,35 @@ def profiles(doc: dict[str, Any], name_model: bool = False) -> list[Profile]:
         if not hop.get("neb_energies_ev"):
             continue
         e = np.asarray(hop["neb_energies_ev"], float)
-        flaw = ("not converged" if hop.get("converged") is False else "partial" if hop.get("failure_reasons")
-                else None)
-        out.append(Profile(host, ion, f"{ion} {hop.get('kind') or ''}".strip() + suffix, e - e[0],
-                        _distance(len(e), hop.get("path_distance_a"), hop.get("length_a")), flaw))
+        flaw = (
+            "not converged"
+            if hop.get("converged") is False
+            else "partial"
+            if hop.get("failure_reasons")
+            else None
+        )
+        out.append(
+            Profile(
+                host,
+                ion,
+                f"{ion} {hop.get('kind') or ''}".strip() + suffix,
+                e - e[0],
+                _distance(len(e), hop.get("path_distance_a"), hop.get("length_a")),
+                flaw,
+            )
+        )
     if not out and doc.get("neb_energies_ev"):
         e = np.asarray(doc["neb_energies_ev"], float)
-        out.append(Profile(host, ion, ion + suffix, e - e[0],
-                        _distance(len(e), doc.get("neb_path_distance_a"), doc.get("hop_length_a")), pair_flaw))
+        out.append(
+            Profile(
+                host,
+                ion,
+                ion + suffix,
+                e - e[0],
+                _distance(len(e), doc.get("neb_path_distance_a"), doc.get("hop_length_a")),
+                pair_flaw,
+            )
+        )
     return out
 
 
@@ -308,18 +361,38 @@ def _draw_panel(ax: Axes, host: str, bands: list[Profile]) -> None:
         per_ion[band.ion] = k + 1
         x = band.distance if in_angstrom else np.linspace(0.0, 1.0, len(band.energies))
         label = f"{band.name}: {band.barrier:.2f} eV" + (f" ({band.flaw})" if band.flaw else "")
-        ax.plot(x, band.energies, color=_colour(band.ion), marker=MARKERS[k % len(MARKERS)], ms=4,
-                ls="--" if band.flaw else "-", lw=1.4, label=label)
+        ax.plot(
+            x,
+            band.energies,
+            color=_colour(band.ion),
+            marker=MARKERS[k % len(MARKERS)],
+            ms=4,
+            ls="--" if band.flaw else "-",
+            lw=1.4,
+            label=label,
+        )
         i = int(np.argmax(band.energies))
         if band.energies[i] > hi:  # clipped outlier: mark where it leaves the panel and say how high
             ax.plot([x[i]], [hi], marker="^", color=_colour(band.ion), ms=7, zorder=4, clip_on=False)
-            ax.annotate(f"{band.energies[i]:.1f} eV", (x[i], hi), xytext=(6, -10), textcoords="offset points",
-                        fontsize=7, color=_colour(band.ion))
+            ax.annotate(
+                f"{band.energies[i]:.1f} eV",
+                (x[i], hi),
+                xytext=(6, -10),
+                textcoords="offset points",
+                fontsize=7,
+                color=_colour(band.ion),
+            )
         j = int(np.argmin(band.energies))
         if band.energies[j] < lo:
             ax.plot([x[j]], [lo], marker="v", color=_colour(band.ion), ms=7, zorder=4, clip_on=False)
-            ax.annotate(f"{band.energies[j]:.1f} eV", (x[j], lo), xytext=(6, 4), textcoords="offset points",
-                        fontsize=7, color=_colour(band.ion))
+            ax.annotate(
+                f"{band.energies[j]:.1f} eV",
+                (x[j], lo),
+                xytext=(6, 4),
+                textcoords="offset points",
+                fontsize=7,
+                color=_colour(band.ion),
+            )
     ax.set_ylim(lo, hi)
     ax.axhline(0.0, color="0.8", lw=0.6, zorder=0)
     ax.set_title(host, fontsize=10, pad=9)  # room for a clip marker
@@ -353,7 +426,7 @@ def neb_profiles(docs: list[dict[str, Any]], fig: Figure) -> None:
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, host in zip(axes.flat, hosts):
         _draw_panel(ax, host, [b for b in bands if b.host == host])
-    for ax in axes.flat[len(hosts):]:
+    for ax in axes.flat[len(hosts) :]:
         ax.set_visible(False)
     key = "markers: images; dashed: partial, failed or unconverged band; ▲: clipped, peak written"
     width_chars = int((3.6 * cols + 0.4) * 72 / (0.55 * 9))  # of 9 pt text across the figure
@@ -362,7 +435,10 @@ def neb_profiles(docs: list[dict[str, Any]], fig: Figure) -> None:
 
 
 _DRAW = {
-    "hull": hull, "neb": neb_profiles, "site-barrier": site_barrier, "voltage-capacity": voltage_capacity,
+    "hull": hull,
+    "neb": neb_profiles,
+    "site-barrier": site_barrier,
+    "voltage-capacity": voltage_capacity,
 }
 
 

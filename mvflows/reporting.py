@@ -47,7 +47,7 @@ def table(docs: list[dict], title: str = "mvflows results", versions: bool = Fal
     for _key, header, _fmt in columns:
         t.add_column(header, justify="right" if _fmt != "{}" else "left")
     for doc in docs:
-        style = {"failed": "red", "partial": "yellow"}.get(doc.get("state", ""), None)
+        style = {"failed": "red", "partial": "yellow"}.get(doc.get("state", ""))
         t.add_row(*(cell(doc, k, f) for k, _h, f in columns), style=style)
     return t
 

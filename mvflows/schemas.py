@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -30,16 +30,25 @@ class SitesDocument(BaseModel):
 
     stable_site: str = Field(description="tet/oct for spinels; the chosen void for other hosts")
     delta_e_site_ev: float | None = Field(
-        None, description="spinels: E(oct) - E(tet) per ion (> 0: tet stable); other hosts: second-best minus best site"
+        None,
+        description="spinels: E(oct) - E(tet) per ion (> 0: tet stable); other hosts: second-best minus "
+        "best site",
     )
     barrier_lower_bound_ev: float | None = Field(
-        None, description="a lower bound of the migration barrier (spinels: |dE_site|), used by the NEB screen"
+        None,
+        description="a lower bound of the migration barrier (spinels: |dE_site|), used by the NEB screen",
     )
     energy_tet_ev_per_ion: float | None = None
     energy_oct_ev_per_ion: float | None = None
-    site_frac_coords: list[float] | None = Field(None, description="the dilute site (other hosts), fractional")
-    candidate_energies_ev: list[float | None] | None = Field(None, description="every candidate of the first step")
-    discharge: list[DischargeStep] = Field(description="discharged cells, lowest x first; the last is full discharge")
+    site_frac_coords: list[float] | None = Field(
+        None, description="the dilute site (other hosts), fractional"
+    )
+    candidate_energies_ev: list[float | None] | None = Field(
+        None, description="every candidate of the first step"
+    )
+    discharge: list[DischargeStep] = Field(
+        description="discharged cells, lowest x first; the last is full discharge"
+    )
 
 
 class VoltageDocument(BaseModel):
@@ -60,11 +69,19 @@ class NebSummary(BaseModel):
     """Migration barrier of one ion in the dilute limit, or why none was computed."""
 
     barrier_ev: float | None = None
-    neb_energies_ev: list[float] | None = Field(None, description="energy profile relative to the first image")
+    neb_energies_ev: list[float] | None = Field(
+        None, description="energy profile relative to the first image"
+    )
     reaction_coordinate: list[float] | None = Field(None, description="fractional path length of each image")
-    path_distance_a: list[float] | None = Field(None, description="distance the ion has moved at each image (Å)")
-    forward_barrier_ev: float | None = Field(None, description="emmet's spline estimate: E(TS) - E(first image)")
-    reverse_barrier_ev: float | None = Field(None, description="emmet's spline estimate: E(TS) - E(last image)")
+    path_distance_a: list[float] | None = Field(
+        None, description="distance the ion has moved at each image (Å)"
+    )
+    forward_barrier_ev: float | None = Field(
+        None, description="emmet's spline estimate: E(TS) - E(first image)"
+    )
+    reverse_barrier_ev: float | None = Field(
+        None, description="emmet's spline estimate: E(TS) - E(last image)"
+    )
     endpoint_mismatch_ev: float | None = None
     hop: str | None = Field(None, description="e.g. tet-oct-tet")
     hop_length_a: float | None = None
@@ -72,7 +89,9 @@ class NebSummary(BaseModel):
     skipped_reason: str | None = None
     failure_reasons: list[str] = Field(default_factory=list)
     neb_job_uuid: str | None = None
-    hops: list[HopBarrier] | None = Field(None, description="every distinct hop of a host (non-spinel campaigns)")
+    hops: list[HopBarrier] | None = Field(
+        None, description="every distinct hop of a host (non-spinel campaigns)"
+    )
     percolating_barrier_ev: float | None = Field(
         None, description="lowest barrier at which the computed hops percolate through the crystal"
     )
@@ -144,7 +163,9 @@ class PairResult(BaseModel):
 
     result_id: str | None = Field(None, description="id of this result (its result job's uuid)")
     campaign: str
-    settings_digest: str | None = Field(None, description="short hash of the campaign's computational settings")
+    settings_digest: str | None = Field(
+        None, description="short hash of the campaign's computational settings"
+    )
     host: str
     intercalant: str
     formula_discharged: str
@@ -155,12 +176,16 @@ class PairResult(BaseModel):
     specific_energy_wh_kg: float | None = None
     barrier_ev: float | None = None
     neb_energies_ev: list[float] | None = None
-    neb_path_distance_a: list[float] | None = Field(None, description="distance the ion has moved at each image (Å)")
+    neb_path_distance_a: list[float] | None = Field(
+        None, description="distance the ion has moved at each image (Å)"
+    )
     neb_skipped_reason: str | None = None
     calculator: str
     redox_metal: str | None = None
     x: float | None = Field(None, description="ions inserted per host formula unit at full discharge")
-    voltage_profile: list[VoltageStep] | None = Field(None, description="step-wise voltages of stepwise insertion")
+    voltage_profile: list[VoltageStep] | None = Field(
+        None, description="step-wise voltages of stepwise insertion"
+    )
     hops: list[HopBarrier] | None = None
     percolating_barrier_ev: float | None = None
     e_hull_charged_ev_atom: float | None = None
@@ -169,7 +194,7 @@ class PairResult(BaseModel):
     state: PairState
     failure_reasons: list[str] = Field(default_factory=list)
     job_uuids: dict[str, str | None] = Field(default_factory=dict, description="provenance: step -> job uuid")
-    completed_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    completed_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @model_validator(mode="after")
     def _mark_fake_vasp(self) -> PairResult:

@@ -28,7 +28,9 @@ def load_entries_file(path: str | Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValueError(f"entries file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        raise ValueError(
+            f"entries file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
+        ) from None
     if isinstance(data, dict) and "entries" in data:
         data = data["entries"]
     if not isinstance(data, list):
@@ -42,8 +44,12 @@ def load_entries_file(path: str | Path) -> list[dict[str, Any]]:
             else:
                 epa = float(row["energy"]) / comp.num_atoms
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"entries file {path}: entry {i}: needs formula and energy_per_atom or energy ({exc})") from None
-        out.append({"formula": comp.formula, "energy_per_atom": epa, "source": str(row.get("source", path.name))})
+            raise ValueError(
+                f"entries file {path}: entry {i}: needs formula and energy_per_atom or energy ({exc})"
+            ) from None
+        out.append(
+            {"formula": comp.formula, "energy_per_atom": epa, "source": str(row.get("source", path.name))}
+        )
     return out
 
 
@@ -57,15 +63,21 @@ def hull_energies(
     (name, composition, total energy). The targets are part of the diagram, so a
     target below every competing phase combination lies on the hull (E_hull = 0).
     """
-    entries = [ComputedEntry(Composition(comp).element_composition, energy, entry_id=name)
-               for name, comp, energy in competing]
-    target_entries = {label: ComputedEntry(Composition(comp).element_composition, energy, entry_id=label)
-                      for label, (comp, energy) in targets.items()}
+    entries = [
+        ComputedEntry(Composition(comp).element_composition, energy, entry_id=name)
+        for name, comp, energy in competing
+    ]
+    target_entries = {
+        label: ComputedEntry(Composition(comp).element_composition, energy, entry_id=label)
+        for label, (comp, energy) in targets.items()
+    }
     elements = {el.symbol for e in [*entries, *target_entries.values()] for el in e.composition.elements}
     have = {e.composition.elements[0].symbol for e in entries if len(e.composition.elements) == 1}
     missing = elements - have
     if missing:
-        raise ValueError(f"no elemental reference for {', '.join(sorted(missing))}: the hull needs one per element")
+        raise ValueError(
+            f"no elemental reference for {', '.join(sorted(missing))}: the hull needs one per element"
+        )
     pd = PhaseDiagram(entries + list(target_entries.values()))
     out = {}
     for label, entry in target_entries.items():

@@ -179,7 +179,8 @@ def job_store(uri: str | None = None) -> JobStore:
     uri = resolve_uri(uri)
     stores = _collections(uri)
     store = JobStore(
-        stores["docs"], additional_stores={"data": stores["data"], RESULTS_STORE_NAME: stores[RESULTS_STORE_NAME]}
+        stores["docs"],
+        additional_stores={"data": stores["data"], RESULTS_STORE_NAME: stores[RESULTS_STORE_NAME]},
     )
     connect(store, uri)
     return store
@@ -236,7 +237,9 @@ def _derived_id(doc: dict[str, Any]) -> str:
 
 def result_id_of(doc: dict[str, Any]) -> str:
     """The id of a stored result; documents of the 0.1 release have none and go by their job's uuid."""
-    return doc.get(RESULT_KEY) or (doc.get("job_uuids") or {}).get("pair_result") or doc.get("blob_uuid") or ""
+    return (
+        doc.get(RESULT_KEY) or (doc.get("job_uuids") or {}).get("pair_result") or doc.get("blob_uuid") or ""
+    )
 
 
 def latest_versions(docs: list[dict]) -> list[dict]:
@@ -267,5 +270,13 @@ def query_results(
         doc[RESULT_KEY] = result_id_of(doc)
     if not all_versions:
         docs = latest_versions(docs)
-    return sorted(docs, key=lambda d: (d.get("intercalant", ""), d.get("host", ""), d.get("campaign", ""),
-                                       d.get("calculator", ""), str(d.get("completed_at", ""))))
+    return sorted(
+        docs,
+        key=lambda d: (
+            d.get("intercalant", ""),
+            d.get("host", ""),
+            d.get("campaign", ""),
+            d.get("calculator", ""),
+            str(d.get("completed_at", "")),
+        ),
+    )

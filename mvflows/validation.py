@@ -72,7 +72,9 @@ class ValidationReport:
         groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
         for c in self.comparisons:
             if c.difference is not None:
-                groups[(c.row["quantity"], c.row.get("kind", "dft"), c.calculator or "-")].append(abs(c.difference))
+                groups[(c.row["quantity"], c.row.get("kind", "dft"), c.calculator or "-")].append(
+                    abs(c.difference)
+                )
         return {k: (mean(v), len(v)) for k, v in sorted(groups.items())}
 
 
@@ -90,7 +92,9 @@ def compare(docs: list[dict[str, Any]], reference: dict[str, Any]) -> Validation
     """Every reference row against every model that computed its pair; rows with none say so."""
     report = ValidationReport()
     for row in reference["rows"]:
-        matches = [d for d in docs if d.get("host") == row["host"] and d.get("intercalant") == row["intercalant"]]
+        matches = [
+            d for d in docs if d.get("host") == row["host"] and d.get("intercalant") == row["intercalant"]
+        ]
         found = False
         for doc in sorted(matches, key=lambda d: d.get("calculator", "")):
             value = _value_of(doc, row)
@@ -118,7 +122,9 @@ def _voltage_order(pairs: dict, high: str, low: str) -> tuple[str, str]:
         if ion != high or other is None or d.get("voltage_v") is None or other.get("voltage_v") is None:
             continue
         ok = d["voltage_v"] > other["voltage_v"]
-        (checked if ok else failed).append(f"{host}: {high} {d['voltage_v']:.2f} V vs {low} {other['voltage_v']:.2f} V")
+        (checked if ok else failed).append(
+            f"{host}: {high} {d['voltage_v']:.2f} V vs {low} {other['voltage_v']:.2f} V"
+        )
     if not checked and not failed:
         return NOT_COMPUTED, f"no host with both {high} and {low} voltages"
     return ("holds" if not failed else "does not hold"), "; ".join(failed or checked)
@@ -128,7 +134,11 @@ def _site_pref(pairs: dict, ion: str, site: str) -> tuple[str, str]:
     rows = [(h, d) for (h, i), d in pairs.items() if i == ion and d.get("stable_site") in ("tet", "oct")]
     if not rows:
         return NOT_COMPUTED, f"no spinel results for {ion}"
-    wrong = [f"{h}: {d['stable_site']} ({d.get('delta_e_site_ev', 0):+.2f} eV)" for h, d in rows if d["stable_site"] != site]
+    wrong = [
+        f"{h}: {d['stable_site']} ({d.get('delta_e_site_ev', 0):+.2f} eV)"
+        for h, d in rows
+        if d["stable_site"] != site
+    ]
     return ("holds" if not wrong else "does not hold"), (
         f"{len(rows) - len(wrong)}/{len(rows)} hosts {site}" + (f"; not: {', '.join(wrong)}" if wrong else "")
     )
@@ -138,8 +148,11 @@ def _cr_highest(pairs: dict) -> tuple[str, str]:
     ions = sorted({i for (_h, i) in pairs})
     checked, failed = [], []
     for ion in ions:
-        volts = {h: d["voltage_v"] for (h, i), d in pairs.items() if i == ion and d.get("voltage_v") is not None
-                 and str(h).endswith("2S4")}
+        volts = {
+            h: d["voltage_v"]
+            for (h, i), d in pairs.items()
+            if i == ion and d.get("voltage_v") is not None and str(h).endswith("2S4")
+        }
         if "Cr2S4" not in volts or len(volts) < 2:
             continue
         best = max(volts, key=volts.get)
@@ -152,8 +165,11 @@ def _cr_highest(pairs: dict) -> tuple[str, str]:
 def _mg_flexible(pairs: dict) -> tuple[str, str]:
     means = {}
     for ion in ("Mg", "Ca", "Zn"):
-        vals = [abs(d["delta_e_site_ev"]) for (h, i), d in pairs.items()
-                if i == ion and d.get("delta_e_site_ev") is not None and d.get("stable_site") in ("tet", "oct")]
+        vals = [
+            abs(d["delta_e_site_ev"])
+            for (h, i), d in pairs.items()
+            if i == ion and d.get("delta_e_site_ev") is not None and d.get("stable_site") in ("tet", "oct")
+        ]
         if vals:
             means[ion] = mean(vals)
     if "Mg" not in means or len(means) < 2:
@@ -198,19 +214,31 @@ def to_markdown(report: ValidationReport, store_label: str = "") -> str:
     lines = ["# mvflows validation report", ""]
     if store_label:
         lines += [f"Store: `{store_label}`. Published values from `mvflows/data/reference_values.yaml`.", ""]
-    lines += ["## Computed beside published", "",
-              "| host | ion | quantity | hop | kind | published | computed | difference | model | source |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Computed beside published",
+        "",
+        "| host | ion | quantity | hop | kind | published | computed | difference | model | source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in report.comparisons:
         r = c.row
-        diff = f"{c.difference:+.3f}" if c.difference is not None else (
-            {True: "agrees", False: "differs", None: ""}[c.agrees])
-        lines.append(
-            f"| {r['host']} | {r['intercalant']} | {r['quantity']} | {r.get('hop', '')} | {r.get('kind', 'dft')} | "
-            f"{r['value']} {r.get('unit', '')} | {_fmt(c.computed)} | {diff} | {c.calculator or '-'} | {r['source']} |"
+        diff = (
+            f"{c.difference:+.3f}"
+            if c.difference is not None
+            else ({True: "agrees", False: "differs", None: ""}[c.agrees])
         )
-    lines += ["", "## Mean absolute error per quantity and model", "",
-              "| quantity | against | model | MAE | n |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['host']} | {r['intercalant']} | {r['quantity']} | {r.get('hop', '')} | "
+            f"{r.get('kind', 'dft')} | {r['value']} {r.get('unit', '')} | {_fmt(c.computed)} | {diff} | "
+            f"{c.calculator or '-'} | {r['source']} |"
+        )
+    lines += [
+        "",
+        "## Mean absolute error per quantity and model",
+        "",
+        "| quantity | against | model | MAE | n |",
+        "|---|---|---|---|---|",
+    ]
     mae = report.mae()
     if not mae:
         lines.append("| - | - | - | not computed | 0 |")

@@ -61,7 +61,9 @@ def install_slurm() -> None:
     _run(["apt-get", "update", "-qq"], env=env)
     out = _run(["apt-get", "install", "-y", "-qq", *SLURM_PACKAGES], env=env)
     if out.returncode != 0:
-        raise ServiceUnavailable(f"apt-get install {' '.join(SLURM_PACKAGES)} failed: {out.stderr.strip()[-300:]}")
+        raise ServiceUnavailable(
+            f"apt-get install {' '.join(SLURM_PACKAGES)} failed: {out.stderr.strip()[-300:]}"
+        )
 
 
 def slurm_conf_text(state: Path) -> str:
@@ -123,7 +125,9 @@ def start_slurm(state: Path = STATE) -> bool:
     # munge: a key owned by the munge user, then the daemon (it drops to that user itself)
     key = Path("/etc/munge/munge.key")
     if not key.exists():
-        _run(["mungekey", "--create", "--force"]) if shutil.which("mungekey") else key.write_bytes(os.urandom(128))
+        _run(["mungekey", "--create", "--force"]) if shutil.which("mungekey") else key.write_bytes(
+            os.urandom(128)
+        )
     _run(["chown", "munge:munge", str(key)])
     key.chmod(0o600)
     for d in ("/run/munge", "/var/log/munge", "/var/lib/munge"):
@@ -218,7 +222,14 @@ def start_wire_server(state: Path = STATE, port: int = WIRE_PORT) -> WireServer:
     python = ensure_mongoeco_venv()
     log = open(state / "wire.log", "w")  # noqa: SIM115 - the server keeps it
     proc = subprocess.Popen(
-        [str(python), str(HERE / "mongo_wire_server.py"), "--port", str(port), "--db-path", str(state / "wire.sqlite")],
+        [
+            str(python),
+            str(HERE / "mongo_wire_server.py"),
+            "--port",
+            str(port),
+            "--db-path",
+            str(state / "wire.sqlite"),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -20,8 +20,9 @@ def smoke_store(tmp_path_factory):
     share it, so a test session computes the campaign once.
     """
     store = tmp_path_factory.mktemp("smoke") / "store"
-    result = mvflows_cli("run", os.path.join(WORKFLOWS, "smoke.yaml"), "--store", str(store), "--no-progress",
-                         timeout=1800)
+    result = mvflows_cli(
+        "run", os.path.join(WORKFLOWS, "smoke.yaml"), "--store", str(store), "--no-progress", timeout=1800
+    )
     assert result.returncode == 0, result.stderr[-3000:]  # both smoke pairs must succeed
     return store, result
 
@@ -42,8 +43,12 @@ def mvflows_cli(*args, cwd=None, timeout=600, env=None):
     """``mvflows ARGS`` in a new process, as a user runs it (for runs that need their own process)."""
     env = {**os.environ, "MVFLOWS_NO_PROGRESS": "1", "PYTHONWARNINGS": "ignore", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-c", "from mvflows.cli import main; main()", *args], capture_output=True, text=True,
-        cwd=cwd or ROOT, timeout=timeout, env=env,
+        [sys.executable, "-c", "from mvflows.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -60,8 +65,20 @@ def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-SPINEL_HOSTS = ["Ti2S4", "V2S4", "Cr2S4", "Mn2S4", "Fe2S4", "Co2S4", "Ni2S4", "Mo2S4", "Zr2S4", "Nb2S4",
-                "Sc2S4", "Cu2S4"]
+SPINEL_HOSTS = [
+    "Ti2S4",
+    "V2S4",
+    "Cr2S4",
+    "Mn2S4",
+    "Fe2S4",
+    "Co2S4",
+    "Ni2S4",
+    "Mo2S4",
+    "Zr2S4",
+    "Nb2S4",
+    "Sc2S4",
+    "Cu2S4",
+]
 
 
 def synthetic_docs(n: int = 35, seed: int = 1) -> list[dict]:
@@ -78,14 +95,22 @@ def synthetic_docs(n: int = 35, seed: int = 1) -> list[dict]:
         barrier = rng.uniform(0.3, 1.4)
         partial = i % 7 == 0
         doc = {
-            "campaign": "synthetic", "host": host, "intercalant": ion, "formula_discharged": f"{ion}{host}",
-            "calculator": "forcefield:SevenNet", "stable_site": rng.choice(["tet", "oct"]),
-            "delta_e_site_ev": rng.uniform(-0.8, 0.8), "voltage_v": rng.uniform(0.5, 2.6),
-            "capacity_mah_g": rng.uniform(170, 260), "barrier_ev": barrier,
+            "campaign": "synthetic",
+            "host": host,
+            "intercalant": ion,
+            "formula_discharged": f"{ion}{host}",
+            "calculator": "forcefield:SevenNet",
+            "stable_site": rng.choice(["tet", "oct"]),
+            "delta_e_site_ev": rng.uniform(-0.8, 0.8),
+            "voltage_v": rng.uniform(0.5, 2.6),
+            "capacity_mah_g": rng.uniform(170, 260),
+            "barrier_ev": barrier,
             "neb_energies_ev": [0.0, 0.6 * barrier, barrier, 0.6 * barrier, rng.uniform(-0.02, 0.02)],
-            "neb_skipped_reason": None, "state": "partial" if partial else "successful",
+            "neb_skipped_reason": None,
+            "state": "partial" if partial else "successful",
             "failure_reasons": ["NEB forces not converged within the step limit"] if partial else [],
-            "e_hull_charged_ev_atom": rng.uniform(0, 0.2), "e_hull_discharged_ev_atom": rng.uniform(0, 0.2),
+            "e_hull_charged_ev_atom": rng.uniform(0, 0.2),
+            "e_hull_discharged_ev_atom": rng.uniform(0, 0.2),
             "job_uuids": {},
         }
         doc["specific_energy_wh_kg"] = doc["voltage_v"] * doc["capacity_mah_g"]

@@ -3,8 +3,8 @@
 import os
 
 import pytest
-
 from conftest import WORKFLOWS
+
 from mvflows.campaign import CampaignError, load_campaign
 
 
@@ -30,12 +30,20 @@ def test_model_override_and_spelling():
 
 BAD = [
     ("name: x\nhosts: [Cr2S4]\nintercalants: [Mg, Xx]\n", "3:", "unknown element 'Xx'"),
-    ("name: x\nhosts: [Cu2S4]\nintercalants: [Mg]\n", "2:", "'Cu' in 'Cu2S4' is not a supported spinel redox metal"),
+    (
+        "name: x\nhosts: [Cu2S4]\nintercalants: [Mg]\n",
+        "2:",
+        "'Cu' in 'Cu2S4' is not a supported spinel redox metal",
+    ),
     ("name: x\nhosts: [Cr2O4]\nintercalants: [Mg]\n", "2:", "not a B2S4 spinel framework"),
     ("name: x\nhosts: [Cr2S4]\nintercalants: [Li]\n", "3:", "'Li' is not a supported intercalant"),
     ("name: x\nhosts: [Cr2S4\nintercalants: [Mg]\n", "", "malformed YAML"),
     ("name: x\nhosts: [Cr2S4]\nintercalants: [Mg]\nnebb: {}\n", "4:1", "nebb: unknown key"),
-    ("name: x\nhosts: [Cr2S4]\nintercalants: [Mg]\ncalculator:\n  model: NoSuchNet\n", "5:10", "unknown force field"),
+    (
+        "name: x\nhosts: [Cr2S4]\nintercalants: [Mg]\ncalculator:\n  model: NoSuchNet\n",
+        "5:10",
+        "unknown force field",
+    ),
     ("name: x\nhosts: [Cr2S4]\nintercalants: [Mg]\nneb:\n  images: 0\n", "5:11", "neb.images"),
     ("name: x\n", "1:1", "the campaign has no pairs"),
     ("- just\n- a list\n", "1:1", "must be a mapping"),

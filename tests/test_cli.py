@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import error_lines, invoke
 
 GOOD = "name: x\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
@@ -13,12 +12,24 @@ GOOD = "name: x\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
     "text, store, message",
     [
         ("name: x\nhosts: [Cr2S4]\nintercalants: [Qq]\n", None, "unknown element 'Qq'"),
-        ("name: x\nhosts: [Sc2S4]\nintercalants: [Mg]\n", None, "'Sc' in 'Sc2S4' is not a supported spinel redox metal"),
+        (
+            "name: x\nhosts: [Sc2S4]\nintercalants: [Mg]\n",
+            None,
+            "'Sc' in 'Sc2S4' is not a supported spinel redox metal",
+        ),
         ("name: x\nhosts: [Cr2S4\n", None, "malformed YAML"),
         (GOOD, "mongodb://127.0.0.1:1/mvflows", "cannot reach store 127.0.0.1:1/mvflows"),
         (GOOD + "calculator: {model: MACE-MP-0}\n", None, "force field 'MACE-MP-0' cannot be loaded"),
-        (GOOD + "calculator: {model: NoSuchNet}\n", None, "c.yaml:3:21: calculator.model: unknown force field 'NoSuchNet'"),
-        (GOOD + "screen: {max_abs_delta_e_sites_ev: 1}\n", None, "screen.max_abs_delta_e_sites_ev: unknown key"),
+        (
+            GOOD + "calculator: {model: NoSuchNet}\n",
+            None,
+            "c.yaml:3:21: calculator.model: unknown force field 'NoSuchNet'",
+        ),
+        (
+            GOOD + "screen: {max_abs_delta_e_sites_ev: 1}\n",
+            None,
+            "screen.max_abs_delta_e_sites_ev: unknown key",
+        ),
         ("name: x\npairs: [{host: Cr2S4, intercalant: Li}]\n", None, "'Li' is not a supported intercalant"),
         ("name: x\nhosts: [Cr2O4]\nintercalants: [Mg]\n", None, "not a B2S4 spinel framework"),
         ("name: x\n", None, "the campaign has no pairs"),
@@ -74,9 +85,17 @@ def test_results_unreachable():
 def _result(host, v, campaign="t", settings="s", at="2026-12-01T00:00:00+00:00"):
     from mvflows.schemas import PairResult
 
-    return PairResult(campaign=campaign, settings_digest=settings, host=host, intercalant="Mg",
-                      formula_discharged=f"Mg{host}", voltage_v=v, calculator="forcefield:SevenNet",
-                      state="successful", completed_at=at)
+    return PairResult(
+        campaign=campaign,
+        settings_digest=settings,
+        host=host,
+        intercalant="Mg",
+        formula_discharged=f"Mg{host}",
+        voltage_v=v,
+        calculator="forcefield:SevenNet",
+        state="successful",
+        completed_at=at,
+    )
 
 
 def test_results_read_from_several_stores(tmp_path):
@@ -89,7 +108,10 @@ def test_results_read_from_several_stores(tmp_path):
     publish_result(results_store(second), _result("Ti2S4", 0.7))
     got = invoke("results", "--store", first, "--store", second, "--format", "json")
     assert got.exit_code == 0, got.stderr
-    assert sorted((d["host"], d["voltage_v"]) for d in json.loads(got.stdout)) == [("Cr2S4", 1.0), ("Ti2S4", 0.7)]
+    assert sorted((d["host"], d["voltage_v"]) for d in json.loads(got.stdout)) == [
+        ("Cr2S4", 1.0),
+        ("Ti2S4", 0.7),
+    ]
     bad = invoke("results", "--store", first, "--store", "mongodb://127.0.0.1:1/x")
     assert bad.exit_code == 2 and len(error_lines(bad.stderr)) == 1
 
@@ -100,8 +122,10 @@ def test_results_campaign_column_filter_and_versions(tmp_path):
     store = str(tmp_path / "s")
     publish_result(results_store(store), _result("Cr2S4", 1.68, campaign="spinel21", settings="careful"))
     publish_result(results_store(store), _result("Cr2S4", 1.70, campaign="smoke", settings="light"))
-    publish_result(results_store(store), _result("Cr2S4", 1.72, campaign="smoke", settings="lighter",
-                                                  at="2026-12-02T00:00:00+00:00"))
+    publish_result(
+        results_store(store),
+        _result("Cr2S4", 1.72, campaign="smoke", settings="lighter", at="2026-12-02T00:00:00+00:00"),
+    )
     table = invoke("results", "--store", store)
     assert table.exit_code == 0 and "campaign" in table.stdout and "spinel21" in table.stdout
     assert "1.720" in table.stdout and "1.700" not in table.stdout  # each campaign's latest

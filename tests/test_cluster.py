@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, WORKFLOWS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cluster_services  # noqa: E402
+import cluster_services
 
 BIN = Path(sys.executable).parent
 E2E_TIMEOUT_S = float(os.environ.get("MVFLOWS_E2E_TIMEOUT", "900"))  # ~8 min on a busy 2-core VM
@@ -46,7 +45,9 @@ def test_cluster_init_writes_a_valid_project(tmp_path):
     from jobflow_remote.config.base import Project
 
     env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path)}
-    out = mvflows("cluster", "init", "mvt", "--mongo", "mongodb://db.example:27018/mv", "--work-dir", "jobs", env=env)
+    out = mvflows(
+        "cluster", "init", "mvt", "--mongo", "mongodb://db.example:27018/mv", "--work-dir", "jobs", env=env
+    )
     assert out.returncode == 0, out.stderr
     data = yaml.safe_load((tmp_path / "mvt.yaml").read_text())
     project = Project.model_validate(data)
@@ -55,13 +56,17 @@ def test_cluster_init_writes_a_valid_project(tmp_path):
     assert project.queue.store["type"] == "MongoStore"
     assert project.queue.store["uri"] == "mongodb://db.example:27018/mv"
     stores = data["jobstore"]["additional_stores"]
-    assert stores["results"]["collection_name"] == "pair_results" and stores["data"]["collection_name"] == "data"
+    assert (
+        stores["results"]["collection_name"] == "pair_results" and stores["data"]["collection_name"] == "data"
+    )
     assert data["jobstore"]["docs_store"]["collection_name"] == "outputs"
     assert f"source {Path(sys.prefix).resolve()}/bin/activate" == data["exec_config"]["mvflows"]["pre_run"]
     # the same again needs --force; --remote-host keeps the SSH worker
     again = mvflows("cluster", "init", "mvt", env=env)
     assert again.returncode == 2 and again.stderr.startswith("error:") and "--force" in again.stderr
-    remote = mvflows("cluster", "init", "mvt", "--force", "--remote-host", "hpc.example", "--remote-user", "me", env=env)
+    remote = mvflows(
+        "cluster", "init", "mvt", "--force", "--remote-host", "hpc.example", "--remote-user", "me", env=env
+    )
     assert remote.returncode == 0, remote.stderr
     workers = yaml.safe_load((tmp_path / "mvt.yaml").read_text())["workers"]
     assert workers["remote_slurm"]["host"] == "hpc.example" and workers["remote_slurm"]["type"] == "remote"
@@ -70,9 +75,15 @@ def test_cluster_init_writes_a_valid_project(tmp_path):
 def test_cluster_commands_reject_bad_input(tmp_path):
     env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path)}
     bad_uri = mvflows("cluster", "init", "x", "--mongo", "http://nope", env=env)
-    assert bad_uri.returncode == 2 and bad_uri.stderr.startswith("error:") and len(bad_uri.stderr.splitlines()) == 1
+    assert (
+        bad_uri.returncode == 2
+        and bad_uri.stderr.startswith("error:")
+        and len(bad_uri.stderr.splitlines()) == 1
+    )
     bad_campaign = tmp_path / "bad.yaml"
-    bad_campaign.write_text("name: b\npairs: [{host: Cr2S4, intercalant: Mg}]\nresources: {neb: {cores: 4}}\n")
+    bad_campaign.write_text(
+        "name: b\npairs: [{host: Cr2S4, intercalant: Mg}]\nresources: {neb: {cores: 4}}\n"
+    )
     out = mvflows("submit", str(bad_campaign), "--project", "x", env=env)
     assert out.returncode == 2 and "resources.neb.cores: unknown key" in out.stderr
     missing = mvflows("status", "--project", "no_such_project", env=env)
@@ -94,11 +105,11 @@ def test_resources_per_job_type_reach_dynamic_jobs(campaign_file):
     )
 
     @job
-    def neb(x):  # noqa: ANN001, ANN202
+    def neb(x):
         return x
 
     @job
-    def screen():  # noqa: ANN202 - like "NEB screen": adds the NEB at run time
+    def screen():
         return Response(replace=Flow([neb(1)]))
 
     relax, scr = job(lambda: 1)(), screen()
@@ -106,11 +117,14 @@ def test_resources_per_job_type_reach_dynamic_jobs(campaign_file):
     flow = Flow([relax, scr])
     by_type = apply_resources(flow, camp)
     assert by_type["neb"] == {"cpus_per_task": 8, "time": "02:00:00", "partition": "long"}
-    assert relax.config.manager_config == {"exec_config": "mvflows", "resources": {"time": "00:10:00", "cpus_per_task": 1}}
+    assert relax.config.manager_config == {
+        "exec_config": "mvflows",
+        "resources": {"time": "00:10:00", "cpus_per_task": 1},
+    }
     assert scr.config.manager_config["resources"] == {"time": "00:10:00"}
     # the NEB job created by the screen's Response gets the neb resources
     added = scr.run(store=_memory_store()).replace
-    (new, _parents), = added.iterflow()  # named "...<locals>.neb"
+    ((new, _parents),) = added.iterflow()  # named "...<locals>.neb"
     assert new.config.manager_config["resources"]["cpus_per_task"] == 8
 
 
@@ -130,8 +144,12 @@ def test_submit_refuses_jobs_already_in_the_queue(campaign_file):
     jc = SimpleNamespace(jobs=jobs, project=SimpleNamespace(name="p"))
     refuse_queued_jobs(jc, flow, camp)  # empty queue: fine
     first = flow.job_uuids[0]
-    jobs.insert_many([{"uuid": first, "index": 1, "db_id": "1", "state": "COMPLETED"},
-                      {"uuid": first, "index": 2, "db_id": "7", "state": "COMPLETED"}])
+    jobs.insert_many(
+        [
+            {"uuid": first, "index": 1, "db_id": "1", "state": "COMPLETED"},
+            {"uuid": first, "index": 2, "db_id": "7", "state": "COMPLETED"},
+        ]
+    )
     with pytest.raises(ClusterError) as exc:
         refuse_queued_jobs(jc, flow, camp)
     msg = str(exc.value)
@@ -218,12 +236,19 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
     runner_log = open(tmp_path / "runner.log", "w")  # noqa: SIM115
     runner = subprocess.Popen(
         [str(BIN / "jf"), "-p", "e2e", "runner", "run", "--log-level", "warn"],
-        stdout=runner_log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, start_new_session=True,
+        stdout=runner_log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
     )
     seen_in_squeue: set[str] = set()
     try:
+
         def squeue_ids() -> set[str]:
-            out = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout.split("\n")
+            out = subprocess.run(
+                ["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True
+            ).stdout.split("\n")
             running = {line.split()[0] for line in out if line.endswith("RUNNING")}
             seen_in_squeue.update(line.split()[0] for line in out if line.strip())
             return running
@@ -239,8 +264,12 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
         victim = _wait(running_job, 180, "a job RUNNING in SLURM", interval=1)
         subprocess.run(["scancel", str(victim.remote.process_id)], check=True)
         killed = _wait(
-            lambda: (i := jc.get_jobs_info(db_ids=[victim.db_id])[0]).state.name in ("FAILED", "REMOTE_ERROR") and i,
-            180, f"job {victim.db_id} ({victim.name}) to fail after scancel",
+            lambda: (
+                (i := jc.get_jobs_info(db_ids=[victim.db_id])[0]).state.name in ("FAILED", "REMOTE_ERROR")
+                and i
+            ),
+            180,
+            f"job {victim.db_id} ({victim.name}) to fail after scancel",
         )
         rerun = mvflows("rerun", str(killed.db_id), "--project", "e2e", env=env)
         assert rerun.returncode == 0, rerun.stderr
@@ -263,7 +292,9 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
             os.killpg(runner.pid, signal.SIGKILL)  # its own session (start_new_session)
             runner.wait(30)
         runner_log.close()
-        leftover = [str(i.remote.process_id) for i in jc.get_jobs_info() if i.state.name in ("SUBMITTED", "RUNNING")]
+        leftover = [
+            str(i.remote.process_id) for i in jc.get_jobs_info() if i.state.name in ("SUBMITTED", "RUNNING")
+        ]
         if leftover:  # only this test's SLURM jobs
             subprocess.run(["scancel", *leftover], check=False)
 
@@ -290,7 +321,9 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
     # the same campaign again: its content-keyed jobs are in the queue already; one line, exit 2
     again = mvflows("submit", str(tmp_path / "smoke.yaml"), "--project", "e2e", env=env)
     assert again.returncode == 2 and again.stderr.startswith("error:"), again.stderr
-    assert "16 of its 16 jobs are already in project e2e" in again.stderr and len(again.stderr.splitlines()) == 1
+    assert (
+        "16 of its 16 jobs are already in project e2e" in again.stderr and len(again.stderr.splitlines()) == 1
+    )
 
     report = {
         "submit_to_last_result_s": round(t_last - t_submit),

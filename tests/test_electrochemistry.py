@@ -8,7 +8,13 @@ from pymatgen.core import Element, Lattice, Structure
 from mvflows.electrochemistry import gravimetric_capacity
 from mvflows.jobs.sites import site_energy
 from mvflows.jobs.voltage import voltage
-from mvflows.structures import SPINEL_REDOX_METALS, charged_spinel, metal_reference, octahedral_spinel, tetrahedral_spinel
+from mvflows.structures import (
+    SPINEL_REDOX_METALS,
+    charged_spinel,
+    metal_reference,
+    octahedral_spinel,
+    tetrahedral_spinel,
+)
 from mvflows.structures.catalog import host_for
 
 F = 26801.0  # mAh/mol, as science.md states it
@@ -29,12 +35,16 @@ def test_capacity_mgcr2s4_is_209():
 
 
 def test_trivalent_capacity_uses_z3():
-    assert gravimetric_capacity("AlCr2S4", "Al") == pytest.approx(3 * F / _mass({"Al": 1, "Cr": 2, "S": 4}), rel=1e-4)
+    assert gravimetric_capacity("AlCr2S4", "Al") == pytest.approx(
+        3 * F / _mass({"Al": 1, "Cr": 2, "S": 4}), rel=1e-4
+    )
 
 
 def _site_doc(e_tet_cell, e_oct_cell, ion="Mg", b="Cr"):
     host = host_for(f"{b}2S4", "spinel")
-    return site_energy.original(ion, host, tetrahedral_spinel(ion, b), e_tet_cell, octahedral_spinel(ion, b), e_oct_cell)
+    return site_energy.original(
+        ion, host, tetrahedral_spinel(ion, b), e_tet_cell, octahedral_spinel(ion, b), e_oct_cell
+    )
 
 
 def test_site_energy_per_ion_and_stable_site():
@@ -61,10 +71,14 @@ def test_voltage_formula_on_known_energies(ion, z):
     assert doc.x == pytest.approx(1.0)
     assert doc.capacity_mah_g == pytest.approx(z * F / _mass({ion: 1, "Cr": 2, "S": 4}), rel=1e-4)
     assert doc.specific_energy_wh_kg == pytest.approx(doc.voltage_v * doc.capacity_mah_g)
-    assert [(p.x_start, p.x_end) for p in doc.profile] == [(0.0, 1.0)] and doc.profile[0].voltage_v == doc.voltage_v
+    assert [(p.x_start, p.x_end) for p in doc.profile] == [(0.0, 1.0)] and doc.profile[
+        0
+    ].voltage_v == doc.voltage_v
 
 
 def test_site_energy_rejects_mismatched_cells():
     other = Structure(Lattice.cubic(5), ["Mg"], [[0, 0, 0]])
     with pytest.raises(ValueError, match="differ in composition"):
-        site_energy.original("Mg", host_for("Cr2S4", "spinel"), tetrahedral_spinel("Mg", "Cr"), -1.0, other, -1.0)
+        site_energy.original(
+            "Mg", host_for("Cr2S4", "spinel"), tetrahedral_spinel("Mg", "Cr"), -1.0, other, -1.0
+        )

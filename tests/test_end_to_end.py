@@ -6,7 +6,6 @@ The run itself is the session fixture ``smoke_store`` of conftest.py (shared wit
 import json
 
 import pytest
-
 from conftest import mvflows_cli as _mvflows
 
 from mvflows.electrochemistry import gravimetric_capacity
@@ -60,9 +59,14 @@ def test_results_filters_and_csv(smoke_store):
     assert "Ti2S4" in out.stdout and "Cr2S4" not in out.stdout
 
 
-@pytest.mark.parametrize("kind, label", [("voltage-capacity", "gravimetric capacity"),
-                                         ("neb", "distance along the path (Å)"),
-                                         ("site-barrier", "migration barrier")])
+@pytest.mark.parametrize(
+    "kind, label",
+    [
+        ("voltage-capacity", "gravimetric capacity"),
+        ("neb", "distance along the path (Å)"),
+        ("site-barrier", "migration barrier"),
+    ],
+)
 def test_figures_from_the_smoke_run(smoke_store, tmp_path, kind, label):
     store, _ = smoke_store
     path = tmp_path / f"{kind}.svg"

@@ -1,12 +1,12 @@
-"""A whole spinel pair on the VASP backend under fake VASP (SevenNet-0 surrogate), read back from the store."""
+"""A whole spinel pair on the VASP backend under fake VASP (SevenNet-0 surrogate), read back."""
 
 import json
 
 import pytest
 import yaml
-
-from mvflows.testing.pytest_plugin import fake_vasp_campaign  # noqa: F401 - the fixture users get
 from conftest import mvflows_cli as _mvflows
+
+# fake_vasp_campaign is the fixture users get: mvflows' pytest plugin (entry point pytest11) provides it
 
 pytestmark = pytest.mark.slow
 
@@ -58,4 +58,8 @@ def test_spinel_pair_on_fake_vasp(light_campaign, fake_vasp_campaign, tmp_path):
     tasks = [t for t in js.query({"output.calc_type": {"$exists": True}}) if "output" in t]
     assert tasks
     # emmet names a fixed-cell relax (ISIF=2, the NEB endpoints) "Deformation"
-    assert {t["output"]["calc_type"] for t in tasks} <= {"PBE Structure Optimization", "PBE Static", "PBE Deformation"}
+    assert {t["output"]["calc_type"] for t in tasks} <= {
+        "PBE Structure Optimization",
+        "PBE Static",
+        "PBE Deformation",
+    }

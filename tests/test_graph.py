@@ -58,7 +58,9 @@ def test_settings_and_campaign_name_give_a_new_result_id(campaign_file):
     base = "hosts: [Cr2S4]\nintercalants: [Mg]\n"
     a = CampaignMaker().make(load_campaign(campaign_file("name: a\n" + base, "a.yaml")))
     b = CampaignMaker().make(load_campaign(campaign_file("name: b\n" + base, "b.yaml")))
-    c = CampaignMaker().make(load_campaign(campaign_file("name: a\n" + base + "neb: {images: 5}\n", "c.yaml")))
+    c = CampaignMaker().make(
+        load_campaign(campaign_file("name: a\n" + base + "neb: {images: 5}\n", "c.yaml"))
+    )
     ua, ub, uc = _uuids(a), _uuids(b), _uuids(c)
     # the computation is shared, the results are not: another campaign, another result document
     assert ua["relax MgCr2S4 tet"] == ub["relax MgCr2S4 tet"] == uc["relax MgCr2S4 tet"]
@@ -70,11 +72,19 @@ def test_stability_stage_adds_jobs_and_keeps_the_other_keys(campaign_file):
     """Switching stability on reuses every stored relax, site and voltage job of the pair."""
     text = "name: s\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
     off = _uuids(CampaignMaker().make(load_campaign(campaign_file(text, "off.yaml"))))
-    on = _uuids(CampaignMaker().make(load_campaign(campaign_file(text + "stability: {enabled: true}\n", "on.yaml"))))
+    on = _uuids(
+        CampaignMaker().make(load_campaign(campaign_file(text + "stability: {enabled: true}\n", "on.yaml")))
+    )
     assert not any("stability" in n or "competing" in n for n in off)
     assert {"stability MgCr2S4", "relax MgS (competing phase)"} <= set(on)
-    shared = ("relax Mg metal", "relax Cr2S4", "relax MgCr2S4 tet", "relax MgCr2S4 oct", "site energy MgCr2S4",
-              "voltage MgCr2S4")
+    shared = (
+        "relax Mg metal",
+        "relax Cr2S4",
+        "relax MgCr2S4 tet",
+        "relax MgCr2S4 oct",
+        "site energy MgCr2S4",
+        "voltage MgCr2S4",
+    )
     assert {n: off[n] for n in shared} == {n: on[n] for n in shared}
     assert off["NEB screen MgCr2S4"] != on["NEB screen MgCr2S4"]  # the gate now reads the E_hull
 
@@ -124,7 +134,7 @@ def test_a_maker_that_builds_an_unkeyed_job_fails_at_build_time():
         def make(self, x: int) -> Flow:
             return Flow([_plain(x), stray(x)])
 
-    with pytest.raises(TypeError, match="without content keys.*stray"):
+    with pytest.raises(TypeError, match=r"without content keys.*stray"):
         Sloppy().make(1)
     assert is_keyed(_plain(1)) and _plain(1).uuid == _plain(1).uuid != _plain(2).uuid
 
@@ -139,7 +149,9 @@ def test_a_stage_runs_on_another_calculator_in_the_same_graph():
     flow = CampaignMaker(pair_maker=maker).make(camp)
     plain = CampaignMaker().make(camp)
     same = {"relax Mg metal", "relax Cr2S4", "relax MgCr2S4 tet", "site energy MgCr2S4", "voltage MgCr2S4"}
-    assert {n: u for n, u in _uuids(flow).items() if n in same} == {n: u for n, u in _uuids(plain).items() if n in same}
+    assert {n: u for n, u in _uuids(flow).items() if n in same} == {
+        n: u for n, u in _uuids(plain).items() if n in same
+    }
     assert _uuids(flow)["NEB screen MgCr2S4"] != _uuids(plain)["NEB screen MgCr2S4"]
     with pytest.raises(ValueError, match="unknown stage"):
         pair_maker_for(camp, stage_calculators={"neb": other})
@@ -153,8 +165,9 @@ def _site(delta):
 def _gate(delta, hops="default", **kwargs):
     maker = pair_maker_for(Campaign(name="t", hosts=["Cr2S4"], intercalants=["Mg"]))
     hops = maker.hops if hops == "default" else hops
-    return neb_gate.original(_site(delta), charged_spinel("Cr"), host_for("Cr2S4", "spinel"), "Mg", hops, 1.0,
-                             **kwargs)
+    return neb_gate.original(
+        _site(delta), charged_spinel("Cr"), host_for("Cr2S4", "spinel"), "Mg", hops, 1.0, **kwargs
+    )
 
 
 @pytest.mark.parametrize("delta", [1.2, -1.5])
@@ -180,8 +193,14 @@ def test_neb_added_when_promising(delta, kind):
 def test_e_hull_screen_comes_first():
     from mvflows.schemas import StabilityDocument
 
-    stab = StabilityDocument(chemsys="Cr-Mg-S", e_hull_charged_ev_atom=0.3, e_hull_discharged_ev_atom=0.0,
-                             decomposition_charged="", decomposition_discharged="", competing_phases=[])
+    stab = StabilityDocument(
+        chemsys="Cr-Mg-S",
+        e_hull_charged_ev_atom=0.3,
+        e_hull_discharged_ev_atom=0.0,
+        decomposition_charged="",
+        decomposition_discharged="",
+        competing_phases=[],
+    )
     out = _gate(0.4, max_e_hull_ev_atom=0.1, stability=stab)
     assert out.skipped_reason == "E_hull = 0.300 eV/atom > screen threshold 0.1 eV/atom"
     assert isinstance(_gate(0.4, max_e_hull_ev_atom=0.5, stability=stab), Response)
@@ -196,7 +215,9 @@ def _neb(energies, tags=("neb force converged",)):
 
 
 def test_summary_barrier_is_max_minus_min():
-    s = summarise_neb.original(_neb([-10.0, -9.6, -9.8, -9.5, -10.0]), -10.0, -10.0, "tet-oct-tet", 4.3, 0.02, "u")
+    s = summarise_neb.original(
+        _neb([-10.0, -9.6, -9.8, -9.5, -10.0]), -10.0, -10.0, "tet-oct-tet", 4.3, 0.02, "u"
+    )
     assert s.barrier_ev == pytest.approx(0.5)
     assert s.neb_energies_ev == pytest.approx([0.0, 0.4, 0.2, 0.5, 0.0])
     assert s.failure_reasons == []
@@ -209,7 +230,9 @@ def test_summary_flags_unequal_symmetric_endpoints():
 
 
 def test_summary_flags_unconverged_and_failed_neb():
-    s = summarise_neb.original(_neb([-1.0, -0.5, -1.0], tags=["neb force not converged"]), -1, -1, "x", 1, 0.02, "u")
+    s = summarise_neb.original(
+        _neb([-1.0, -0.5, -1.0], tags=["neb force not converged"]), -1, -1, "x", 1, 0.02, "u"
+    )
     assert s.converged is False and "not converged" in s.failure_reasons[0]
     s = summarise_neb.original(None, None, None, "x", 1.0, 0.02, "uuid-1")
     assert s.barrier_ev is None and "uuid-1" in s.failure_reasons[0]
@@ -217,14 +240,18 @@ def test_summary_flags_unconverged_and_failed_neb():
 
 def test_summary_checks_a_mapped_end_against_the_band():
     # end mapped from the start (end energy None): the band's own end energy is compared
-    s = summarise_neb.original(_neb([-10.0, -9.6, -9.5, -9.6, -9.9]), -10.0, None, "tet-oct-tet", 4.3, 0.02, "u")
+    s = summarise_neb.original(
+        _neb([-10.0, -9.6, -9.5, -9.6, -9.9]), -10.0, None, "tet-oct-tet", 4.3, 0.02, "u"
+    )
     assert s.endpoint_mismatch_ev == pytest.approx(0.1)
     assert any("endpoints of a symmetric" in r for r in s.failure_reasons)
 
 
 def test_summary_flags_a_band_that_dips_below_its_endpoints():
     # measured for Ca in V2S4 with SevenNet-0: images 0.08 eV below the relaxed endpoints
-    s = summarise_neb.original(_neb([-10.0, -10.08, -9.96, -10.08, -10.0]), -10.0, -10.0, "oct-tet-oct", 4.0, 0.02, "u")
+    s = summarise_neb.original(
+        _neb([-10.0, -10.08, -9.96, -10.08, -10.0]), -10.0, -10.0, "oct-tet-oct", 4.0, 0.02, "u"
+    )
     assert any("below its endpoints" in r for r in s.failure_reasons)
     assert s.barrier_ev == pytest.approx(0.12)
 
@@ -235,9 +262,18 @@ def test_summary_path_distances_from_the_images():
     s1.translate_sites([0], [0.5, 0, 0], frac_coords=False)
     s2 = s1.copy()
     s2.translate_sites([0], [0.5, 0, 0], frac_coords=False)
-    s = summarise_neb.original(NebResult(energies=[0.0, 0.2, 0.0], images=[s0, s1, s2],
-                                         tags=["neb force converged"]), 0.0, 0.0, "x", 1.0, 0.02, "u")
-    assert s.path_distance_a == pytest.approx([0.0, 0.5, 1.0]) and s.reaction_coordinate == pytest.approx([0, 0.5, 1])
+    s = summarise_neb.original(
+        NebResult(energies=[0.0, 0.2, 0.0], images=[s0, s1, s2], tags=["neb force converged"]),
+        0.0,
+        0.0,
+        "x",
+        1.0,
+        0.02,
+        "u",
+    )
+    assert s.path_distance_a == pytest.approx([0.0, 0.5, 1.0]) and s.reaction_coordinate == pytest.approx(
+        [0, 0.5, 1]
+    )
 
 
 def test_both_families_hand_vasp_endpoint_energies_to_the_neb(campaign_file):
@@ -245,8 +281,10 @@ def test_both_families_hand_vasp_endpoint_energies_to_the_neb(campaign_file):
     from mvflows.jobs.hops import MigrationGraphHopsMaker
     from mvflows.neb_path import spinel_hop
 
-    for text in ("name: v\npairs: [{host: Cr2S4, intercalant: Mg}]\ncalculator: {kind: fake-vasp}\n",
-                 "name: v\nfamily: host\npairs: [{host: Mo6S8, intercalant: Mg}]\ncalculator: {kind: fake-vasp}\n"):
+    for text in (
+        "name: v\npairs: [{host: Cr2S4, intercalant: Mg}]\ncalculator: {kind: fake-vasp}\n",
+        "name: v\nfamily: host\npairs: [{host: Mo6S8, intercalant: Mg}]\ncalculator: {kind: fake-vasp}\n",
+    ):
         maker = pair_maker_for(load_campaign(campaign_file(text)))
         hops = maker.hops
         if isinstance(hops, MigrationGraphHopsMaker):
@@ -257,6 +295,10 @@ def test_both_families_hand_vasp_endpoint_energies_to_the_neb(campaign_file):
             flow = hops.make(host_structure("Mo6S8"), host_for("Mo6S8", "host"), "Mg", sites)
         else:
             flow = hops.neb.make(spinel_hop(charged_spinel("Cr"), "Mg", "tet"))
-        nebs = [j for j, _ in flow.iterflow() if j.name.startswith("NEB") and "endpoint_energies" in j.function_kwargs]
+        nebs = [
+            j
+            for j, _ in flow.iterflow()
+            if j.name.startswith("NEB") and "endpoint_energies" in j.function_kwargs
+        ]
         assert nebs, [j.name for j, _ in flow.iterflow()]
         assert all(isinstance(j, Job) for j in nebs)

@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import WORKFLOWS
+
 from mvflows.campaign import CampaignError, load_campaign
 from mvflows.flows import CampaignMaker
 from mvflows.hops import chain_axis, distinct_hops
@@ -13,7 +13,9 @@ from mvflows.interstitials import candidate_sites
 from mvflows.structures.hosts import HOSTS, host_catalog, host_formula_units, host_structure
 
 
-@pytest.mark.parametrize("name, formula, atoms", [("VS4", "VS4", 10), ("V2O5", "V2O5", 14), ("Mo6S8", "Mo3S4", 14)])
+@pytest.mark.parametrize(
+    "name, formula, atoms", [("VS4", "VS4", 10), ("V2O5", "V2O5", 14), ("Mo6S8", "Mo3S4", 14)]
+)
 def test_shipped_hosts(name, formula, atoms):
     s = host_structure(name)
     assert s.composition.reduced_formula == formula and len(s) == atoms
@@ -41,7 +43,9 @@ def _radial_from_chains(host, cart, axis):
 def test_vs4_sites_are_in_the_van_der_waals_gap():
     host = host_structure("VS4")
     axis = chain_axis(host, "V")
-    s_envelope = max(_radial_from_chains(host, site.coords, axis) for site in host if site.specie.symbol == "S")
+    s_envelope = max(
+        _radial_from_chains(host, site.coords, axis) for site in host if site.specie.symbol == "S"
+    )
     sites = candidate_sites(host, "Mg")
     assert len(sites) >= 3
     for c in sites:
@@ -86,14 +90,16 @@ def test_formula_units():
 
 def test_y_and_al_spinel_campaign(campaign_file):
     """Y and Al (z = 3) in the spinel campaign; capacity and voltage divide by z = 3."""
-    from mvflows.electrochemistry import FARADAY_MAH_PER_MOL, gravimetric_capacity, insertion_pair
     from pymatgen.core import Composition
+
+    from mvflows.electrochemistry import FARADAY_MAH_PER_MOL, gravimetric_capacity, insertion_pair
 
     camp = load_campaign(f"{WORKFLOWS}/spinel_trivalent.yaml")
     assert {p.intercalant for p in camp.pair_list()} == {"Y", "Al"}
     names = [job.name for job, _ in CampaignMaker().make(camp).iterflow()]
     assert "relax Y metal" in names and "relax Al metal" in names
     assert gravimetric_capacity("AlCr2S4", "Al") == pytest.approx(
-        3 * FARADAY_MAH_PER_MOL / Composition("AlCr2S4").weight)
+        3 * FARADAY_MAH_PER_MOL / Composition("AlCr2S4").weight
+    )
     pair = insertion_pair(Composition("Cr2S4"), -10.0, Composition("YCr2S4"), -22.0, "Y", -6.5)
     assert pair.voltage == pytest.approx((-10.0 - 6.5 + 22.0) / 3)

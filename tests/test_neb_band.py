@@ -77,9 +77,18 @@ def test_band_run_with_and_without_mirror_agree():
     runs = {}
     for use_mirror, steps in ((True, 400), (False, 120)):
         lj = LJEvaluator()
-        runs[use_mirror] = (run_band(structures, lj, fmax=0.02, steps=steps,
-                                     neb_kwargs={"climb": True, "method": "improvedtangent"},
-                                     use_mirror=use_mirror, optimizer="FIRE"), lj.calls)
+        runs[use_mirror] = (
+            run_band(
+                structures,
+                lj,
+                fmax=0.02,
+                steps=steps,
+                neb_kwargs={"climb": True, "method": "improvedtangent"},
+                use_mirror=use_mirror,
+                optimizer="FIRE",
+            ),
+            lj.calls,
+        )
     (mirrored, n_mirrored), (full, n_full) = runs[True], runs[False]
     assert mirrored.mirrored and not full.mirrored
     assert mirrored.result.state == "successful"
@@ -97,8 +106,14 @@ def test_an_ode_band_that_gives_up_is_finished_by_fire(monkeypatch):
     monkeypatch.setattr(NEBOptimizer, "run", lambda self, fmax=0.05, steps=100, method=None: False)
     _, atoms = _band("tet", n=3)
     structures = [AseAtomsAdaptor.get_structure(a) for a in atoms]
-    run = run_band(structures, LJEvaluator(), fmax=0.02, steps=400,
-                   neb_kwargs={"climb": True, "method": "improvedtangent"}, optimizer="ODE")
+    run = run_band(
+        structures,
+        LJEvaluator(),
+        fmax=0.02,
+        steps=400,
+        neb_kwargs={"climb": True, "method": "improvedtangent"},
+        optimizer="ODE",
+    )
     assert run.result.state == "successful" and run.max_neb_force < 0.02
     assert any("finished with FIRE" in t for t in run.result.tags)
 
@@ -107,6 +122,12 @@ def test_an_ode_band_that_gives_up_is_finished_by_fire(monkeypatch):
 def test_ode_band_converges_with_one_or_more_images(n):
     _, atoms = _band("tet", n=n)
     structures = [AseAtomsAdaptor.get_structure(a) for a in atoms]
-    run = run_band(structures, LJEvaluator(), fmax=0.02, steps=400,
-                   neb_kwargs={"climb": True, "method": "improvedtangent"}, optimizer="ODE")
+    run = run_band(
+        structures,
+        LJEvaluator(),
+        fmax=0.02,
+        steps=400,
+        neb_kwargs={"climb": True, "method": "improvedtangent"},
+        optimizer="ODE",
+    )
     assert run.result.state == "successful" and run.max_neb_force < 0.02

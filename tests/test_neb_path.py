@@ -68,7 +68,9 @@ def test_mirrored_endpoint_is_the_symmetry_image_of_the_start(site):
     energies, fmax = [], []
     for s in (moved, end):
         atoms = AseAtomsAdaptor.get_atoms(s)
-        atoms.numbers = np.where(atoms.numbers == 16, 29, np.where(atoms.numbers == 24, 28, 13))  # EMT elements
+        atoms.numbers = np.where(
+            atoms.numbers == 16, 29, np.where(atoms.numbers == 24, 28, 13)
+        )  # EMT elements
         atoms.calc = calc
         energies.append(atoms.get_potential_energy())
         fmax.append(np.sort(np.linalg.norm(atoms.get_forces(), axis=1)))
@@ -87,8 +89,10 @@ def test_a_host_with_broken_symmetry_still_gives_its_hop_without_a_mirror():
         if site.specie.symbol == "S":
             host.translate_sites([i], rng.normal(0.0, 0.3, 3), frac_coords=False)
     hop = spinel_hop(host, "Mg", "tet")
-    legs = (np.linalg.norm(np.asarray(hop.via) - hop.start.cart_coords[-1]),
-            _frac_dist(hop.end, hop.end.cart_coords[-1], hop.via))
+    legs = (
+        np.linalg.norm(np.asarray(hop.via) - hop.start.cart_coords[-1]),
+        _frac_dist(hop.end, hop.end.cart_coords[-1], hop.via),
+    )
     assert abs(legs[0] - legs[1]) > 0.05  # beyond what spinel_hop used to reject
     assert hop.start[-1].specie.symbol == hop.end[-1].specie.symbol == "Mg"
     assert hop_mirror(hop) is None  # so both endpoints are relaxed

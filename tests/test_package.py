@@ -10,7 +10,6 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import yaml
-
 from conftest import ROOT
 
 PACKAGE = Path(ROOT) / "mvflows"
@@ -31,8 +30,10 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            # `from mvflows.jobs import sites` imports the submodule; `from mvflows.x import name` the module x
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
+            # `from mvflows.jobs import sites` imports the submodule, `from mvflows.x import name` module x
             names = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
         else:
             continue
@@ -90,8 +91,21 @@ def test_configs_are_copies_of_the_packaged_defaults(name):
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), ROOT],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            ROOT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr[-2000:]
     (path,) = out.glob("mvflows-*.whl")
@@ -100,7 +114,13 @@ def wheel(tmp_path_factory):
 
 def test_wheel_holds_the_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for data in ("hosts.yaml", "competing_phases.yaml", "reference_values.yaml", "vasp.yaml", "jobflow-remote.yaml"):
+    for data in (
+        "hosts.yaml",
+        "competing_phases.yaml",
+        "reference_values.yaml",
+        "vasp.yaml",
+        "jobflow-remote.yaml",
+    ):
         assert f"mvflows/data/{data}" in names, data
     assert "mvflows/cli/__init__.py" in names and "mvflows/execution/scheduler.py" in names
     assert not any(n.startswith(("tests/", "configs/", "workflows/", "benchmarks/")) for n in names)
@@ -110,8 +130,13 @@ def test_the_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
     """Unpacked wheel first on the path, run from a directory that is not the checkout."""
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    env = {**os.environ, "PYTHONPATH": str(site), "MVFLOWS_NO_PROGRESS": "1", "PYTHONWARNINGS": "ignore",
-           "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "jf")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "MVFLOWS_NO_PROGRESS": "1",
+        "PYTHONWARNINGS": "ignore",
+        "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "jf"),
+    }
     work = tmp_path / "elsewhere"
     work.mkdir()
     code = (
@@ -119,8 +144,14 @@ def test_the_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
         "from mvflows.vasp.settings import load_vasp_settings; print(load_vasp_settings().source)\n"
         "from mvflows.cli import main; main()\n"
     )
-    init = subprocess.run([sys.executable, "-c", code, "cluster", "init", "w", "--mongo", "mongodb://h:1/db"],
-                          capture_output=True, text=True, cwd=work, env=env, timeout=300)
+    init = subprocess.run(
+        [sys.executable, "-c", code, "cluster", "init", "w", "--mongo", "mongodb://h:1/db"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
     assert init.returncode == 0, init.stderr[-2000:]
     lines = init.stdout.splitlines()
     assert lines[0].startswith(str(site)) and lines[1].startswith(str(site))  # the wheel's code and data
@@ -128,6 +159,12 @@ def test_the_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
     assert project["queue"]["store"]["database"] == "db"
     campaign = work / "c.yaml"
     campaign.write_text("name: w\npairs: [{host: Cr2S4, intercalant: Mg}]\ncalculator: {model: NoSuchNet}\n")
-    bad = subprocess.run([sys.executable, "-c", code, "run", str(campaign)], capture_output=True, text=True,
-                         cwd=work, env=env, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "run", str(campaign)],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "unknown force field 'NoSuchNet'" in bad.stderr

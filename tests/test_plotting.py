@@ -8,14 +8,32 @@ from matplotlib.text import Text
 from mvflows.plotting import KINDS, NothingToPlot, plot, redox_metal
 
 DOCS = [
-    {"host": "Cr2S4", "intercalant": "Mg", "formula_discharged": "MgCr2S4", "voltage_v": 1.5,
-     "capacity_mah_g": 209, "delta_e_site_ev": 0.4, "barrier_ev": 0.6,
-     "neb_energies_ev": [0, 0.3, 0.6, 0.3, 0.0], "e_hull_charged_ev_atom": 0.05,
-     "e_hull_discharged_ev_atom": 0.0},
-    {"host": "VS4", "intercalant": "Ca", "formula_discharged": "CaVS4", "voltage_v": 2.0,
-     "capacity_mah_g": 245, "delta_e_site_ev": 0.2, "barrier_ev": 1.2, "redox_metal": "V",
-     "hops": [{"kind": "along-chain", "neb_energies_ev": [0, 1.2, 0]},
-              {"kind": "between-S2", "neb_energies_ev": [0, 1.5, 0]}]},
+    {
+        "host": "Cr2S4",
+        "intercalant": "Mg",
+        "formula_discharged": "MgCr2S4",
+        "voltage_v": 1.5,
+        "capacity_mah_g": 209,
+        "delta_e_site_ev": 0.4,
+        "barrier_ev": 0.6,
+        "neb_energies_ev": [0, 0.3, 0.6, 0.3, 0.0],
+        "e_hull_charged_ev_atom": 0.05,
+        "e_hull_discharged_ev_atom": 0.0,
+    },
+    {
+        "host": "VS4",
+        "intercalant": "Ca",
+        "formula_discharged": "CaVS4",
+        "voltage_v": 2.0,
+        "capacity_mah_g": 245,
+        "delta_e_site_ev": 0.2,
+        "barrier_ev": 1.2,
+        "redox_metal": "V",
+        "hops": [
+            {"kind": "along-chain", "neb_energies_ev": [0, 1.2, 0]},
+            {"kind": "between-S2", "neb_energies_ev": [0, 1.5, 0]},
+        ],
+    },
 ]
 
 
@@ -143,16 +161,22 @@ def test_neb_x_axis_is_distance_in_angstrom_where_known():
 def test_neb_flawed_bands_are_dashed_and_labelled():
     from mvflows.plotting import neb_profiles
 
-    hops = [{"kind": "a", "length_a": 3, "neb_energies_ev": [0, 0.5, 0], "converged": False},
-            {"kind": "b", "length_a": 3, "neb_energies_ev": [0, 0.7, 0], "failure_reasons": ["dip"]},
-            {"kind": "c", "length_a": 3, "neb_energies_ev": [0, 0.9, 0]}]
+    hops = [
+        {"kind": "a", "length_a": 3, "neb_energies_ev": [0, 0.5, 0], "converged": False},
+        {"kind": "b", "length_a": 3, "neb_energies_ev": [0, 0.7, 0], "failure_reasons": ["dip"]},
+        {"kind": "c", "length_a": 3, "neb_energies_ev": [0, 0.9, 0]},
+    ]
     fig = _figure()
     failed = {**DOCS[0], "host": "VS4", "intercalant": "Mg", "state": "failed"}
     neb_profiles([{**DOCS[1], "hops": hops}, failed], fig)
     ax = fig.axes[0]
     styles = {t: line.get_linestyle() for t, line in _bands(ax).items()}
-    assert styles == {"Ca a: 0.50 eV (not converged)": "--", "Ca b: 0.70 eV (partial)": "--",
-                      "Ca c: 0.90 eV": "-", "Mg: 0.60 eV (failed)": "--"}
+    assert styles == {
+        "Ca a: 0.50 eV (not converged)": "--",
+        "Ca b: 0.70 eV (partial)": "--",
+        "Ca c: 0.90 eV": "-",
+        "Mg: 0.60 eV (failed)": "--",
+    }
 
 
 def _label_boxes(fig, texts):
@@ -167,7 +191,7 @@ def _assert_apart(ax, boxes, points):
     frame = ax.get_window_extent()
     for i, a in enumerate(boxes):
         assert frame.x0 - 1 <= a.x0 and a.x1 <= frame.x1 + 1 and frame.y0 - 1 <= a.y0 and a.y1 <= frame.y1 + 1
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b), (a, b)
         for x, y in points:  # no label covers a point
             assert not (a.x0 < x < a.x1 and a.y0 < y < a.y1)
@@ -198,4 +222,4 @@ def test_hull_tick_labels_do_not_overlap_with_35_pairs():
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels()]
     assert len(boxes) == 35
-    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import mvflows_cli as _mvflows
 from conftest import synthetic_docs
 from jobflow import OutputReference
 from pymatgen.core import Lattice, Structure
-from conftest import mvflows_cli as _mvflows
 
-from mvflows.report import build_report
 from mvflows.neb_path import ion_path_a
+from mvflows.report import build_report
 from mvflows.report.artifacts import load_artifacts
 from mvflows.schemas import InsertionDocument, InsertionStep
 from mvflows.store import job_store, publish_result, results_store
@@ -99,7 +99,7 @@ def test_sort_keys_are_the_unrounded_numbers(tmp_path):
 def test_validation_table_sets_computed_beside_published(tmp_path):
     doc = {**synthetic_docs(1)[0], "host": "Cr2S4", "intercalant": "Mg", "voltage_v": 1.70}
     text = build_report([doc], tmp_path / "r").read_text(encoding="utf-8")
-    section = text[text.index('id="validation"'):]
+    section = text[text.index('id="validation"') :]
     row = re.search(r"<tr><td>Cr2S4</td><td>Mg</td><td>voltage_v</td>.*?</tr>", section).group(0)
     assert "1.65 V" in row and "1.700" in row and "+0.050" in row
     assert "published values with no computed counterpart" in section
@@ -113,44 +113,109 @@ def test_ion_path_counts_the_migrating_ion_along_a_bent_path_across_the_cell():
 
 
 def _relax_output(structure):
-    return {"@module": "atomate2.forcefields.schemas", "@class": "ForceFieldTaskDocument",
-            "structure": structure, "forcefield_name": "MLFF.X",
-            "input": {"relax_cell": True, "steps": 200, "relax_kwargs": {"fmax": 0.1}}}
+    return {
+        "@module": "atomate2.forcefields.schemas",
+        "@class": "ForceFieldTaskDocument",
+        "structure": structure,
+        "forcefield_name": "MLFF.X",
+        "input": {"relax_cell": True, "steps": 200, "relax_kwargs": {"fmax": 0.1}},
+    }
 
 
 def _fill_job_store(js, doc, images):
     """Outputs as the runner stores them; structures and images go to the data store as blobs."""
     uuids = doc["job_uuids"]
     flow = "flow-of-the-pair"
-    js.update({"uuid": uuids["relax_tet"], "index": 1, "name": "relax MgCr2S4 tet", "hosts": [flow],
-               "output": _relax_output(images[0])}, save={"data": ["structure"]})
-    js.update({"uuid": uuids["neb"], "index": 1, "name": "neb", "hosts": ["sub", flow],
-               "output": {"images": images, "energies": [-10.0, -9.4, -10.0],
-                          "tags": ["neb force converged"]}},
-              save={"data": ["images"]})
-    js.update({"uuid": "summary", "index": 1, "name": "NEB summary", "hosts": ["sub", flow],
-               "output": {"neb_job_uuid": uuids["neb"], "hop": "tet-oct-tet", "hop_length_a": 2.0}})
-    js.update({"uuid": uuids["pair_result"], "index": 1, "name": "result MgCr2S4", "hosts": [flow],
-               "output": {"host": "Cr2S4"}})
+    js.update(
+        {
+            "uuid": uuids["relax_tet"],
+            "index": 1,
+            "name": "relax MgCr2S4 tet",
+            "hosts": [flow],
+            "output": _relax_output(images[0]),
+        },
+        save={"data": ["structure"]},
+    )
+    js.update(
+        {
+            "uuid": uuids["neb"],
+            "index": 1,
+            "name": "neb",
+            "hosts": ["sub", flow],
+            "output": {"images": images, "energies": [-10.0, -9.4, -10.0], "tags": ["neb force converged"]},
+        },
+        save={"data": ["images"]},
+    )
+    js.update(
+        {
+            "uuid": "summary",
+            "index": 1,
+            "name": "NEB summary",
+            "hosts": ["sub", flow],
+            "output": {"neb_job_uuid": uuids["neb"], "hop": "tet-oct-tet", "hop_length_a": 2.0},
+        }
+    )
+    js.update(
+        {
+            "uuid": uuids["pair_result"],
+            "index": 1,
+            "name": "result MgCr2S4",
+            "hosts": [flow],
+            "output": {"host": "Cr2S4"},
+        }
+    )
     # a job replaced by a sub-flow: its last output is a reference, resolved into objects
-    step = InsertionStep(n_ions=1, x=0.5, energy_ev=-5.0, structure=images[2], candidates=[], chosen=0,
-                         ion_frac_coords=[0.0, 0.0, 0.0])
-    js.update({"uuid": "u-last-step", "index": 1, "name": "insert Mg2", "hosts": ["sub", flow],
-               "output": InsertionDocument(host="Cr2S4", intercalant="Mg", formula_units=1.0, steps=[step])})
+    step = InsertionStep(
+        n_ions=1,
+        x=0.5,
+        energy_ev=-5.0,
+        structure=images[2],
+        candidates=[],
+        chosen=0,
+        ion_frac_coords=[0.0, 0.0, 0.0],
+    )
+    js.update(
+        {
+            "uuid": "u-last-step",
+            "index": 1,
+            "name": "insert Mg2",
+            "hosts": ["sub", flow],
+            "output": InsertionDocument(host="Cr2S4", intercalant="Mg", formula_units=1.0, steps=[step]),
+        }
+    )
     js.update({"uuid": uuids["insertion"], "index": 1, "name": "insert Mg1", "hosts": [flow], "output": None})
-    js.update({"uuid": uuids["insertion"], "index": 2, "name": "store_inputs", "hosts": ["sub", flow],
-               "output": OutputReference("u-last-step")})
+    js.update(
+        {
+            "uuid": uuids["insertion"],
+            "index": 2,
+            "name": "store_inputs",
+            "hosts": ["sub", flow],
+            "output": OutputReference("u-last-step"),
+        }
+    )
 
 
 def test_pair_page_downloads_structures_and_neb_images_from_the_job_store(tmp_path):
     from ase.io import read
 
     lattice = Lattice.cubic(6.0)
-    images = [Structure(lattice, ["Mg", "Cr", "S"], [[x, 0.0, 0.0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.75]])
-              for x in (0.0, 1 / 6, 2 / 6)]
-    doc = {**synthetic_docs(1)[0], "host": "Cr2S4", "intercalant": "Mg", "neb_energies_ev": [0.0, 0.6, 0.0],
-           "job_uuids": {"relax_tet": "u-tet", "relax_oct": "u-oct-missing", "neb": "u-neb",
-                         "insertion": "u-ins", "pair_result": "u-res"}}
+    images = [
+        Structure(lattice, ["Mg", "Cr", "S"], [[x, 0.0, 0.0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.75]])
+        for x in (0.0, 1 / 6, 2 / 6)
+    ]
+    doc = {
+        **synthetic_docs(1)[0],
+        "host": "Cr2S4",
+        "intercalant": "Mg",
+        "neb_energies_ev": [0.0, 0.6, 0.0],
+        "job_uuids": {
+            "relax_tet": "u-tet",
+            "relax_oct": "u-oct-missing",
+            "neb": "u-neb",
+            "insertion": "u-ins",
+            "pair_result": "u-res",
+        },
+    }
     js = job_store("mongomock://report-test")
     _fill_job_store(js, doc, images)
     assert js.additional_stores["data"].count() == 2  # really blobs, resolved on reading
@@ -187,19 +252,23 @@ def test_report_cli_writes_a_report_and_filters_by_campaign(tmp_path):
     docs = synthetic_docs(3)
     docs[0]["campaign"] = "other"
     _embedded_store(tmp_path / "store", docs)
-    out = _mvflows("report", "--store", str(tmp_path / "store"), "--campaign", "synthetic",
-                   "-o", str(tmp_path / "r"))
+    out = _mvflows(
+        "report", "--store", str(tmp_path / "store"), "--campaign", "synthetic", "-o", str(tmp_path / "r")
+    )
     assert out.returncode == 0, out.stderr
     assert "wrote" in out.stderr and "(2 pair results)" in out.stderr
     assert len(_read(tmp_path / "r" / "index.html").rows) == 2
 
 
-@pytest.mark.parametrize("case, code, message", [
-    ("empty", 1, "no pair results in mongomock://empty"),
-    ("campaign", 1, "no pair results of campaign nope in"),
-    ("unreachable", 2, "cannot reach store 127.0.0.1:1/x"),
-    ("unwritable", 2, "cannot write the report to"),
-])
+@pytest.mark.parametrize(
+    "case, code, message",
+    [
+        ("empty", 1, "no pair results in mongomock://empty"),
+        ("campaign", 1, "no pair results of campaign nope in"),
+        ("unreachable", 2, "cannot reach store 127.0.0.1:1/x"),
+        ("unwritable", 2, "cannot write the report to"),
+    ],
+)
 def test_report_cli_errors(tmp_path, case, code, message):
     named = {"empty": "mongomock://empty", "unreachable": "mongodb://127.0.0.1:1/x"}
     store = named.get(case, str(tmp_path / "s"))

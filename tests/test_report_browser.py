@@ -18,16 +18,25 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from conftest import synthetic_docs
 from conftest import mvflows_cli as _mvflows
+from conftest import synthetic_docs
 
 from mvflows.report import build_report
 
 # Chromium in a container as root with no network: no sandbox, no GPU, and nothing of its
 # own that phones home (refused connections would show up in the console log)
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1280,1000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+)
 
 
 def _unavailable(reason):
@@ -45,8 +54,10 @@ def browser(tmp_path_factory):
         _unavailable("selenium is not installed (pip install -e '.[test]')")
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
-        _unavailable("Debian's chromium and chromium-driver are not installed "
-                     "(apt-get install chromium chromium-driver)")
+        _unavailable(
+            "Debian's chromium and chromium-driver are not installed "
+            "(apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium  # with the driver's path given, Selenium downloads nothing
     for flag in CHROMIUM_FLAGS:
@@ -110,13 +121,15 @@ def _numbers(cells):
 def _images_loaded(drv):
     return drv.execute_script(
         "return Array.from(document.images)"
-        ".map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);")
+        ".map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);"
+    )
 
 
 def _fetched_from_elsewhere(drv):
     return drv.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
-        ".filter(u => !u.startsWith('file:'));")
+        ".filter(u => !u.startsWith('file:'));"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +175,8 @@ def test_smoke_report_in_chromium(browser, smoke_report, tmp_path):
     rows = browser.find_elements(By.CSS_SELECTOR, "#results-table tbody tr")
     assert len(rows) == len(docs) == 2
     assert {(r.get_attribute("data-ion"), r.get_attribute("data-host")) for r in rows} == {
-        (d["intercalant"], d["host"]) for d in docs}
+        (d["intercalant"], d["host"]) for d in docs
+    }
     assert all(ok for _src, ok in _images_loaded(browser)), _images_loaded(browser)
     assert len(_images_loaded(browser)) >= 3  # neb, voltage-capacity, site-barrier (no hull in smoke)
 
@@ -172,8 +186,9 @@ def test_smoke_report_in_chromium(browser, smoke_report, tmp_path):
     assert _click_header(browser, "V (V)") == "descending"
     assert _numbers(_column(browser, "V (V)")) == pytest.approx(volts[::-1], abs=1e-3)
 
-    links = [a.get_attribute("href")
-             for a in browser.find_elements(By.CSS_SELECTOR, "#results-table tbody a")]
+    links = [
+        a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#results-table tbody a")
+    ]
     assert len(links) == len(docs)
     assert not _errors(browser) and not _fetched_from_elsewhere(browser)
 

@@ -3,21 +3,21 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 
 def test_readme_starts_with_two_setup_commands():
-    text = open(os.path.join(ROOT, "README.md")).read()
+    text = Path(ROOT, "README.md").read_text()
     block = text.split("```bash", 1)[1].split("```", 1)[0].strip().splitlines()
     assert [line.split("#")[0].strip() for line in block] == ["make run", "make test"]
 
 
 def test_ci_runs_the_readme_test_command():
-    script = open(os.path.join(ROOT, ".ci", "run")).read()
+    script = Path(ROOT, ".ci", "run").read_text()
     assert "make test" in script
 
 

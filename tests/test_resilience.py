@@ -3,13 +3,12 @@
 import json
 import os
 import signal
-from pathlib import Path
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from conftest import mvflows_cli as _mvflows
 
@@ -25,9 +24,22 @@ ONE = "name: one\npairs: [{host: Cr2S4, intercalant: Mg}]\n" + LIGHT
 def _popen(campaign, store, *extra):
     env = {**os.environ, "MVFLOWS_NO_PROGRESS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen(
-        [sys.executable, "-c", "from mvflows.cli import main; main()", "run", str(campaign), "--store", str(store),
-         "--no-progress", *extra],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from mvflows.cli import main; main()",
+            "run",
+            str(campaign),
+            "--store",
+            str(store),
+            "--no-progress",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -35,8 +35,11 @@ def _drain(s, outcome=lambda d: "ok"):
             if result == "fail":
                 s.failed(d.node)
             else:
-                s.succeeded(d.node, result if isinstance(result, list) else [],
-                            stop_children=result == "stop children")
+                s.succeeded(
+                    d.node,
+                    result if isinstance(result, list) else [],
+                    stop_children=result == "stop children",
+                )
     return seen
 
 
@@ -93,7 +96,7 @@ def test_stop_children_stops_the_descendants_even_tolerant_ones():
 
 
 def test_stop_jobflow_stops_every_later_start():
-    a, _b, _c, flow = _chain()
+    _a, _b, _c, flow = _chain()
     s = Scheduler(lookup=lambda u: StoredState())
     s.add(flow)
     d = s.next(running=0)

@@ -8,8 +8,15 @@ from mvflows.store import StoreError, job_store, publish_result, query_results, 
 
 def _result(host="Cr2S4", ion="Mg", v=1.0, campaign="t", settings="s1", at="2026-12-01T00:00:00+00:00"):
     return PairResult(
-        campaign=campaign, settings_digest=settings, host=host, intercalant=ion, formula_discharged="MgCr2S4",
-        voltage_v=v, calculator="forcefield:SevenNet", state="successful", completed_at=at,
+        campaign=campaign,
+        settings_digest=settings,
+        host=host,
+        intercalant=ion,
+        formula_discharged="MgCr2S4",
+        voltage_v=v,
+        calculator="forcefield:SevenNet",
+        state="successful",
+        completed_at=at,
     )
 
 
@@ -78,7 +85,9 @@ def test_campaigns_and_settings_never_replace_each_other(tmp_path, uri):
     store = results_store(uri)
     publish_result(store, _result(campaign="spinel21", v=1.68, settings="careful"))
     publish_result(store, _result(campaign="smoke", v=1.70, settings="light"))
-    publish_result(store, _result(campaign="smoke", v=1.71, settings="lighter", at="2026-12-02T00:00:00+00:00"))
+    publish_result(
+        store, _result(campaign="smoke", v=1.71, settings="lighter", at="2026-12-02T00:00:00+00:00")
+    )
     everything = query_results(store, all_versions=True)
     assert sorted(d["voltage_v"] for d in everything) == [1.68, 1.70, 1.71]
     latest = query_results(store)

@@ -19,7 +19,7 @@ IONS = ("Mg", "Ca", "Zn")
 def _coordination(structure, symbol):
     """S neighbours of every ion site within 1.2 x the shortest ion-S distance."""
     counts = []
-    for i, site in enumerate(structure):
+    for site in structure:
         if site.specie.symbol != symbol:
             continue
         nbrs = [n for n in structure.get_neighbors(site, 4.0) if n.specie.symbol == "S"]
@@ -66,9 +66,7 @@ def test_octahedral_ions_spread_evenly():
     assert s.get_distance(s.index(mg[0]), s.index(mg[1])) == pytest.approx(a_cubic * np.sqrt(2) / 4, rel=1e-6)
 
 
-@pytest.mark.parametrize(
-    "symbol, number", [("Mg", 194), ("Ca", 225), ("Zn", 194), ("Y", 194), ("Al", 225)]
-)
+@pytest.mark.parametrize("symbol, number", [("Mg", 194), ("Ca", 225), ("Zn", 194), ("Y", 194), ("Al", 225)])
 def test_metal_references(symbol, number):
     s = metal_reference(symbol)
     assert s.composition.elements[0].symbol == symbol

@@ -1,15 +1,21 @@
 """The validation report: every reference row, computed beside published, MAE, trends."""
 
 import pytest
-
-from mvflows.store import publish_result, results_store
-from mvflows.schemas import PairResult
-from mvflows.validation import NOT_COMPUTED, compare, load_reference, to_markdown
 from conftest import mvflows_cli as _mvflows
+
+from mvflows.schemas import PairResult
+from mvflows.store import publish_result, results_store
+from mvflows.validation import NOT_COMPUTED, compare, load_reference, to_markdown
 
 
 def _doc(host, ion, **values):
-    return {"host": host, "intercalant": ion, "calculator": "forcefield:Test", "state": "successful", **values}
+    return {
+        "host": host,
+        "intercalant": ion,
+        "calculator": "forcefield:Test",
+        "state": "successful",
+        **values,
+    }
 
 
 def test_reference_file_cites_every_row():
@@ -28,11 +34,17 @@ def test_computed_beside_published_with_difference_and_mae():
     docs = [
         _doc("Cr2S4", "Mg", voltage_v=1.45, barrier_ev=0.642, stable_site="tet", delta_e_site_ev=0.3),
         _doc("Cr2S4", "Ca", voltage_v=2.36, stable_site="tet", delta_e_site_ev=0.1),
-        _doc("VS4", "Mg", hops=[{"kind": "along-chain", "barrier_ev": 2.0}, {"kind": "between-S2", "barrier_ev": 1.2}]),
+        _doc(
+            "VS4",
+            "Mg",
+            hops=[{"kind": "along-chain", "barrier_ev": 2.0}, {"kind": "between-S2", "barrier_ev": 1.2}],
+        ),
     ]
     report = compare(docs, load_reference())
-    by_key = {(c.row["host"], c.row["intercalant"], c.row["quantity"], c.row.get("kind"), c.row.get("hop")): c
-              for c in report.comparisons}
+    by_key = {
+        (c.row["host"], c.row["intercalant"], c.row["quantity"], c.row.get("kind"), c.row.get("hop")): c
+        for c in report.comparisons
+    }
     assert by_key[("Cr2S4", "Mg", "voltage_v", "dft", None)].difference == pytest.approx(-0.2)
     assert by_key[("Cr2S4", "Mg", "stable_site", "dft", None)].agrees is True
     assert by_key[("Cr2S4", "Ca", "stable_site", "dft", None)].agrees is False
@@ -57,14 +69,25 @@ def test_validate_cli_lists_every_reference_row(tmp_path):
     out = _mvflows("validate", "--store", str(store), "-o", str(report))
     assert out.returncode == 0, out.stderr
     text = report.read_text()
-    rows = [line for line in text.split("## Mean")[0].splitlines() if line.startswith("| ") and "---" not in line][1:]
+    rows = [
+        line for line in text.split("## Mean")[0].splitlines() if line.startswith("| ") and "---" not in line
+    ][1:]
     assert len(rows) == len(load_reference()["rows"])
     assert text.count(NOT_COMPUTED) >= len(rows) - 2
     assert "| voltage_v | dft | forcefield:Test | 0.150 | 1 |" in text
 
 
 def test_validate_bad_reference_is_one_line(tmp_path):
-    out = _mvflows("validate", "--store", "mongomock://v", "--reference", str(tmp_path / "missing.yaml"),
-                   "-o", str(tmp_path / "r.md"))
+    out = _mvflows(
+        "validate",
+        "--store",
+        "mongomock://v",
+        "--reference",
+        str(tmp_path / "missing.yaml"),
+        "-o",
+        str(tmp_path / "r.md"),
+    )
     assert out.returncode == 2
-    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == out.stderr.strip().splitlines()
+    assert [
+        line for line in out.stderr.splitlines() if line.startswith("error:")
+    ] == out.stderr.strip().splitlines()

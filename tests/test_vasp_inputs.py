@@ -1,24 +1,23 @@
 """The VASP backend's input sets (the study's settings) and fake VASP's input checks."""
 
-import json
 import os
+from contextlib import chdir as cd
 
 import pytest
-from contextlib import chdir as cd
+from atomate2.vasp.files import write_vasp_input_set
+from conftest import WORKFLOWS
+from conftest import mvflows_cli as _mvflows
 from monty.serialization import dumpfn
 from pymatgen.io.vasp import Incar, Kpoints
 
-from atomate2.vasp.files import write_vasp_input_set
-from conftest import WORKFLOWS
-from mvflows.campaign import load_campaign
 from mvflows.calculators import calculator_for
+from mvflows.campaign import load_campaign
 from mvflows.flows import pair_maker_for
 from mvflows.structures import charged_spinel, metal_reference, tetrahedral_spinel
 from mvflows.testing import FakeVaspInputError, FakeVaspSpec, check_inputs
 from mvflows.vasp.makers import JOB_MARKER, VaspCalculator, VaspRelaxStaticMaker
 from mvflows.vasp.sets import kpoint_mesh
 from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
-from conftest import mvflows_cli as _mvflows
 
 SMOKE = os.path.join(WORKFLOWS, "smoke.yaml")
 
@@ -80,7 +79,9 @@ def test_config_file_is_the_study():
     assert s == VaspStudySettings(source=s.source)  # the file states the code's defaults
     assert s.encut == 520 and s.neb_ediff == 1e-4 and s.kpoints.unit_cell_mesh == 8
     packaged = load_vasp_settings()  # no file named: the copy inside the package
-    assert packaged.model_dump() == s.model_dump() and packaged.source.replace(os.sep, "/").endswith("mvflows/data/vasp.yaml")
+    assert packaged.model_dump() == s.model_dump() and packaged.source.replace(os.sep, "/").endswith(
+        "mvflows/data/vasp.yaml"
+    )
 
 
 def test_kpoint_density_is_8x8x8_on_the_unit_cell():
@@ -129,8 +130,13 @@ def test_relax_and_neb_incar_for_mg_in_cr2s4(tmp_path, calc, spec):
 )
 def test_wrong_incar_fails(tmp_path, spec, incar, key):
     bad = VaspCalculator(settings=spec.settings.model_copy(update={"incar": incar}), fake=True)
-    d = _write(tmp_path, bad.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps),
-               metal_reference("Mg") if key != "MAGMOM" else charged_spinel("Cr"), "relax", False)
+    d = _write(
+        tmp_path,
+        bad.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps),
+        metal_reference("Mg") if key != "MAGMOM" else charged_spinel("Cr"),
+        "relax",
+        False,
+    )
     with pytest.raises(FakeVaspInputError, match=rf"INCAR {key}\b"):
         check_inputs(d, spec)
 
@@ -186,6 +192,8 @@ def test_run_vasp_without_vasp_fails_early(tmp_path):
 
 
 def test_unknown_calculator_kind_is_bad_input(tmp_path):
-    result = _mvflows("run", SMOKE, "--calculator", "gaussian", "--store", str(tmp_path / "s"), "--no-progress")
+    result = _mvflows(
+        "run", SMOKE, "--calculator", "gaussian", "--store", str(tmp_path / "s"), "--no-progress"
+    )
     assert result.returncode == 2
     assert "calculator.kind" in result.stderr

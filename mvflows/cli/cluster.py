@@ -20,12 +20,18 @@ PROJECT_OPT = typer.Option(None, "--project", "-p", help="jobflow-remote project
 def cluster_init(
     name: str = typer.Argument("mvflows", help="project name"),
     mongo: str = typer.Option("mongodb://127.0.0.1:27017/mvflows", "--mongo", help="queue and job store"),
-    work_dir: Path = typer.Option(Path("mvflows_jobs"), "--work-dir", help="where the local worker runs jobs"),
-    venv: Path | None = typer.Option(None, "--venv", help="environment the jobs activate (default: this one)"),
+    work_dir: Path = typer.Option(
+        Path("mvflows_jobs"), "--work-dir", help="where the local worker runs jobs"
+    ),
+    venv: Path | None = typer.Option(
+        None, "--venv", help="environment the jobs activate (default: this one)"
+    ),
     remote_host: str | None = typer.Option(None, "--remote-host", help="also a worker on this SSH host"),
     remote_user: str | None = typer.Option(None, "--remote-user"),
     folder: Path | None = typer.Option(None, "--folder", help="projects folder (default ~/.jfremote)"),
-    template: Path | None = typer.Option(None, "--template", help="default: the packaged template (a copy: configs/jobflow-remote.yaml)"),
+    template: Path | None = typer.Option(
+        None, "--template", help="default: the packaged template (a copy: configs/jobflow-remote.yaml)"
+    ),
     force: bool = typer.Option(False, "--force", help="replace an existing project file"),
 ) -> None:
     """Write a ready jobflow-remote project (SLURM worker, MongoDB stores) from the template."""
@@ -92,7 +98,9 @@ def status(
     else:
         table = Table("pair", "jobs", "states")
         for pair, counts in states_per_pair(rows).items():
-            table.add_row(pair, str(sum(counts.values())), ", ".join(f"{s} {n}" for s, n in sorted(counts.items())))
+            table.add_row(
+                pair, str(sum(counts.values())), ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
+            )
     out.print(table)
 
 
@@ -101,7 +109,8 @@ def rerun(
     project: str | None = PROJECT_OPT,
 ) -> None:
     """Rerun FAILED/REMOTE_ERROR jobs (e.g. killed by scancel) of a pair, or one job."""
-    from mvflows.cluster import ClusterError, rerun as rerun_jobs
+    from mvflows.cluster import ClusterError
+    from mvflows.cluster import rerun as rerun_jobs
 
     try:
         changed = rerun_jobs(project, target)

@@ -54,8 +54,9 @@ def read_results(
     docs: list[dict] = []
     for uri in stores or [None]:
         try:
-            found = query_results(results_store(uri), host=host, intercalant=intercalant, campaign=campaign,
-                                  all_versions=True)
+            found = query_results(
+                results_store(uri), host=host, intercalant=intercalant, campaign=campaign, all_versions=True
+            )
         except StoreError as exc:
             fail(str(exc))
         for doc in found:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -25,7 +25,7 @@ CAMPAIGN_OPT = typer.Option(None, "--campaign", help=CAMPAIGN_HELP)
 ALL_OPT = typer.Option(False, "--all", help=ALL_HELP)
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -42,7 +42,9 @@ def results(
     """Print the stored pair results: each campaign's latest, or every version with --all."""
     from mvflows.reporting import notes, table, to_csv, to_json
 
-    docs = read_results(store, host=host, intercalant=intercalant, campaign=campaign, all_versions=all_versions)
+    docs = read_results(
+        store, host=host, intercalant=intercalant, campaign=campaign, all_versions=all_versions
+    )
     if fmt is Fmt.json:
         sys.stdout.write(to_json(docs) + "\n")
     elif fmt is Fmt.csv:
@@ -56,7 +58,9 @@ def results(
 def validate(
     store: list[str] | None = STORE_OPT,
     output: Path = typer.Option(Path("report.md"), "-o", "--output", help="Markdown report to write"),
-    reference: Path | None = typer.Option(None, "--reference", help="reference file (default: the shipped one)"),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="reference file (default: the shipped one)"
+    ),
     campaign: str | None = CAMPAIGN_OPT,
     all_versions: bool = ALL_OPT,
 ) -> None:
@@ -85,7 +89,9 @@ def validate(
 def plot(
     kind: str = typer.Argument(..., help="hull, neb, site-barrier or voltage-capacity"),
     store: list[str] | None = STORE_OPT,
-    output: Path | None = typer.Option(None, "-o", "--output", help="image file, .png or .svg (default KIND.png)"),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="image file, .png or .svg (default KIND.png)"
+    ),
     campaign: str | None = CAMPAIGN_OPT,
     all_versions: bool = ALL_OPT,
 ) -> None:
@@ -126,7 +132,9 @@ def report(
     from mvflows.report import ReportError, build_report
     from mvflows.store import resolve_uri
 
-    docs = read_results(store, campaign=campaign, all_versions=all_versions)  # first: fails cleanly on a bad store
+    docs = read_results(
+        store, campaign=campaign, all_versions=all_versions
+    )  # first: fails cleanly on a bad store
     source = ", ".join(resolve_uri(u) for u in store or [None])
     if not docs:
         fail(f"no pair results{f' of campaign {campaign}' if campaign else ''} in {source}", EXIT_INCOMPLETE)
@@ -134,8 +142,11 @@ def report(
         index = build_report(docs, output, job_stores(store), source=source)
     except ReportError as exc:
         fail(str(exc))
-    err.print(f"mvflows: wrote {index} ({len(docs)} pair results); open it in a browser", highlight=False,
-              soft_wrap=True)
+    err.print(
+        f"mvflows: wrote {index} ({len(docs)} pair results); open it in a browser",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -13,12 +13,23 @@ import typer
 from mvflows.cli.common import EXIT_INCOMPLETE, err, fail, out
 
 
-def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:  # noqa: ANN001
+def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:
     """Per-job wall times of this run (benchmarks/campaign.py reads them)."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "timings.json").write_text(json.dumps(
-        {"campaign": campaign, "wall_s": wall, "slots": slots, "ran": report.ran, "reused": report.reused,
-         "failed": len(report.failed), "jobs": report.seconds}, indent=1))
+    (work_dir / "timings.json").write_text(
+        json.dumps(
+            {
+                "campaign": campaign,
+                "wall_s": wall,
+                "slots": slots,
+                "ran": report.ran,
+                "reused": report.reused,
+                "failed": len(report.failed),
+                "jobs": report.seconds,
+            },
+            indent=1,
+        )
+    )
 
 
 def _job_slots(requested: int | None, kind: str) -> int:
@@ -44,18 +55,30 @@ def _job_slots(requested: int | None, kind: str) -> int:
 
 def run(
     campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
-    store: str | None = typer.Option(None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"),
+    store: str | None = typer.Option(
+        None, "--store", help="store URI or configs/*.yaml (default ./mvflows_data)"
+    ),
     model: str | None = typer.Option(None, "--model", help="force field name, overrides the campaign"),
     calculator: str | None = typer.Option(
-        None, "--calculator", help="forcefield, vasp or fake-vasp (VASP graph on fake VASP); overrides the campaign"
+        None,
+        "--calculator",
+        help="forcefield, vasp or fake-vasp (VASP graph on fake VASP); overrides the campaign",
     ),
     work_dir: Path | None = typer.Option(None, "--work-dir", help="scratch directory for job files"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="--no-progress: as --quiet"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress (a bar on a terminal, else one line per job)"),
-    fresh: bool = typer.Option(False, "--fresh", help="recompute everything instead of reusing finished jobs"),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="no progress (a bar on a terminal, else one line per job)"
+    ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="recompute everything instead of reusing finished jobs"
+    ),
     jobs: int | None = typer.Option(
-        None, "--jobs", "-j", min=1,
-        help="jobs run at once, one core each (default: $MVFLOWS_JOBS, else every core for a force field, 1 for VASP)",
+        None,
+        "--jobs",
+        "-j",
+        min=1,
+        help="jobs run at once, one core each (default: $MVFLOWS_JOBS, else every core for a force field, "
+        "1 for VASP)",
     ),
 ) -> None:
     """Run every pair of CAMPAIGN here, on the campaign's calculator, and print the table.
@@ -106,7 +129,9 @@ def run(
     )
     start = time.perf_counter()
     if work_dir is None:
-        work_dir = Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
+        work_dir = (
+            Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
+        )
     runs_on = contextlib.nullcontext()
     if camp.calculator.kind == "fake-vasp":
         from mvflows.testing import FakeVaspSpec, fake_vasp
@@ -122,7 +147,9 @@ def run(
     from mvflows.store import query_results
 
     ids = result_job_uuids(flow)
-    docs = [d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids]
+    docs = [
+        d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids
+    ]
     out.print(table(docs, title=f"{camp.name} ({calc.label})"))
     for line in notes(docs):
         out.print(line, highlight=False)
@@ -139,7 +166,8 @@ def run(
     err.print(
         f"next: mvflows results{store_opt} --campaign {camp.name} (--format csv|json); mvflows plot "
         f"voltage-capacity{store_opt}; job errors, if any, in {Path(work_dir) / 'errors.log'}",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
     if ok != len(pairs):
         raise typer.Exit(EXIT_INCOMPLETE)

@@ -64,8 +64,14 @@ class InProcess:
             _drop_if_empty(path)
         except Exception as exc:  # noqa: BLE001 - any job failure is isolated and reported
             return Outcome(node, error=exc, trace=traceback.format_exc())
-        return Outcome(node, seconds, [response.replace, response.detour, response.addition],
-                       bool(response.stop_children), bool(response.stop_jobflow), response.stored_data)
+        return Outcome(
+            node,
+            seconds,
+            [response.replace, response.detour, response.addition],
+            bool(response.stop_children),
+            bool(response.stop_jobflow),
+            response.stored_data,
+        )
 
 
 class WorkerPool:
@@ -86,7 +92,9 @@ class WorkerPool:
 
         job = node.job
         try:
-            resolved = job.resolve_args(store=self.store, inplace=False) if job.config.resolve_references else job
+            resolved = (
+                job.resolve_args(store=self.store, inplace=False) if job.config.resolve_references else job
+            )
             payload = resolved.as_dict()
         except Exception as exc:  # noqa: BLE001 - an unresolvable input fails this job only
             return Outcome(node, error=exc, trace=traceback.format_exc())
@@ -124,8 +132,12 @@ class WorkerPool:
         self.store.docs_store.update(out["docs"], key=["uuid", "index"])
         _drop_if_empty(job_dir(self.work_dir, node.job))
         decoder = MontyDecoder()
-        subs = [decoder.process_decoded(out[k]) if out[k] else None for k in ("replace", "detour", "addition")]
-        return Outcome(node, out["seconds"], subs, out["stop_children"], out["stop_jobflow"], out["stored_data"])
+        subs = [
+            decoder.process_decoded(out[k]) if out[k] else None for k in ("replace", "detour", "addition")
+        ]
+        return Outcome(
+            node, out["seconds"], subs, out["stop_children"], out["stop_jobflow"], out["stored_data"]
+        )
 
     def shutdown(self) -> None:
         if self._pool is not None:

@@ -81,8 +81,9 @@ class Lines:
             remaining = self.compute / self.ran * (self.total - self.done) / self.slots
             left = f", ~{_duration(remaining)} left"
         stamp = time.strftime("%H:%M:%S")
-        self.console.print(f"{stamp} {state} {name}{took} {self.done}/{self.total}{left}", highlight=False,
-                           soft_wrap=True)
+        self.console.print(
+            f"{stamp} {state} {name}{took} {self.done}/{self.total}{left}", highlight=False, soft_wrap=True
+        )
 
     def note(self, message: str) -> None:
         self.console.print(message, highlight=False, soft_wrap=True)
@@ -94,8 +95,13 @@ class Bar:
     """rich's live bar over jobs, for a terminal."""
 
     def __init__(self, console: Console) -> None:
-        self._bar = Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=console)
+        self._bar = Progress(
+            TextColumn("{task.description:<44}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
         self._task = self._bar.add_task("jobs", total=0)
 
     def start(self, total: int) -> None:
@@ -110,8 +116,11 @@ class Bar:
 
     def finish(self, name: str, state: str, seconds: float | None = None) -> None:  # noqa: ARG002
         if state.startswith("FAILED"):
-            self._bar.console.print(f"[red]job failed:[/red] {name}: {state.removeprefix('FAILED ')}",
-                                    highlight=False, soft_wrap=True)
+            self._bar.console.print(
+                f"[red]job failed:[/red] {name}: {state.removeprefix('FAILED ')}",
+                highlight=False,
+                soft_wrap=True,
+            )
         self._bar.advance(self._task)
 
     def note(self, message: str) -> None:

@@ -48,21 +48,33 @@ def finished(store: JobStore, uuid: str, _seen: set[str] | None = None) -> bool:
         return False
     seen = _seen if _seen is not None else set()
     seen.add(uuid)
-    return all(ref.uuid in seen or finished(store, ref.uuid, seen) for ref in find_and_get_references(doc["output"]))
+    return all(
+        ref.uuid in seen or finished(store, ref.uuid, seen) for ref in find_and_get_references(doc["output"])
+    )
 
 
 def stored_state(store: JobStore, uuid: str) -> StoredState:
     """The scheduler's view of a job in the store, stop flags included (a resumed run honours them)."""
     if not finished(store, uuid):
         return StoredState()
-    doc = store.query_one({"uuid": uuid}, properties=["stop_children", "stop_jobflow"], sort={"index": -1}) or {}
+    doc = (
+        store.query_one({"uuid": uuid}, properties=["stop_children", "stop_jobflow"], sort={"index": -1})
+        or {}
+    )
     return StoredState(True, bool(doc.get("stop_children")), bool(doc.get("stop_jobflow")))
 
 
 def _record_response(store: JobStore, job: Job, outcome: Outcome) -> None:
     """Keep the Response fields a re-run needs (stop flags) and any stored_data on the job's document."""
-    extra = {k: v for k, v in (("stop_children", outcome.stop_children), ("stop_jobflow", outcome.stop_jobflow),
-                               ("stored_data", outcome.stored_data)) if v}
+    extra = {
+        k: v
+        for k, v in (
+            ("stop_children", outcome.stop_children),
+            ("stop_jobflow", outcome.stop_jobflow),
+            ("stored_data", outcome.stored_data),
+        )
+        if v
+    }
     if not extra:
         return
     doc = store.docs_store.query_one({"uuid": job.uuid}, sort={"index": -1})
@@ -128,7 +140,9 @@ def run_flow(
                         continue
                     if scheduler.stop_all:
                         break
-                    raise RuntimeError(f"{len(scheduler.pending)} jobs wait on each other: the flow has a cycle")
+                    raise RuntimeError(
+                        f"{len(scheduler.pending)} jobs wait on each other: the flow has a cycle"
+                    )
                 node, action = decision.node, decision.action
                 if action is Action.REUSE:
                     report.reused += 1

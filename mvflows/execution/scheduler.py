@@ -81,7 +81,7 @@ class Scheduler:
     """
 
     lookup: Callable[[str], StoredState]
-    runs_here: Callable[[Job], bool] = lambda job: True
+    runs_here: Callable[[Job], bool] = lambda _job: True
     slots: int = 1
     fresh: bool = False
     pending: list[Node] = field(default_factory=list)
@@ -144,14 +144,21 @@ class Scheduler:
             # a stored output is stale when an input was recomputed now (e.g. a pair
             # result written while a parent had failed, before that parent was rerun)
             node.reusable = bool(
-                not self.fresh and not self.ran_now.intersection(node.parents) and self.lookup(job.uuid).finished
+                not self.fresh
+                and not self.ran_now.intersection(node.parents)
+                and self.lookup(job.uuid).finished
             )
         if node.reusable:
             return Action.REUSE
         return Action.RUN_HERE if self.slots <= 1 or self.runs_here(job) else Action.SUBMIT
 
-    def succeeded(self, node: Node, sub_flows: list[Flow | None], stop_children: bool = False,
-                  stop_jobflow: bool = False) -> None:
+    def succeeded(
+        self,
+        node: Node,
+        sub_flows: list[Flow | None],
+        stop_children: bool = False,
+        stop_jobflow: bool = False,
+    ) -> None:
         """A job ran: queue the sub-flows it returned; its dependants wait for them."""
         self.ran_now.add(node.job.uuid)
         for sub in reversed([s for s in sub_flows if s is not None]):

@@ -82,7 +82,9 @@ def job_pool(workers: int) -> ProcessPoolExecutor:
     """``workers`` spawned processes (forking a process that runs torch threads can hang)."""
     from mvflows.image_workers import _without_main_import
 
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )
     with _without_main_import():  # start them now, while __main__ is hidden from the children
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
             f.result()

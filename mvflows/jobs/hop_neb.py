@@ -28,13 +28,17 @@ from mvflows.schemas import NebSummary
 
 
 @job
-def neb_images(start: Structure, end: Structure, via: list[float], n_images: int, idpp: bool) -> list[Structure]:
+def neb_images(
+    start: Structure, end: Structure, via: list[float], n_images: int, idpp: bool
+) -> list[Structure]:
     """Starting path between the relaxed endpoints (see :func:`mvflows.neb_path.hop_images`)."""
     return hop_images(start, end, via, n_images, idpp=idpp)
 
 
 @job
-def mirror_endpoint(relaxed_start: Structure, start: Structure, end: Structure, via: list[float]) -> Structure:
+def mirror_endpoint(
+    relaxed_start: Structure, start: Structure, end: Structure, via: list[float]
+) -> Structure:
     """The relaxed end of a symmetric hop, mapped from the relaxed start (no second relax)."""
     end = mirrored_endpoint(relaxed_start, Hop(start, end, via, "", 0.0))
     if end is None:  # make() checked the unrelaxed hop; a relaxed start keeps its symmetry
@@ -120,7 +124,7 @@ class HopNebMaker(KeyedMaker):
     mirror_end: bool = True
 
     def make(self, hop: Hop, label: str = "", shared: dict[str, Job] | None = None) -> Flow:
-        """``label`` ends the job names (e.g. " along-chain"); ``shared`` lets hops reuse one endpoint relax."""
+        """``label`` ends the job names (" along-chain"); ``shared`` lets hops reuse one endpoint relax."""
         jobs: list[Job] = []
         relax_start = self._relax(hop.start, f" NEB start{label}", shared, jobs)
         start_energy = relax_start.output.output.energy
@@ -136,11 +140,15 @@ class HopNebMaker(KeyedMaker):
         images.name = f"NEB images{label}"
         endpoints = {}
         if getattr(self.neb_maker, "wants_endpoint_energies", False):
-            endpoints["endpoint_energies"] = [start_energy, start_energy if end_energy is None else end_energy]
+            endpoints["endpoint_energies"] = [
+                start_energy,
+                start_energy if end_energy is None else end_energy,
+            ]
         neb = self.neb_maker.make(images.output, **endpoints)
         neb.append_name(label)
-        summary = summarise_neb(neb.output, start_energy, end_energy, hop.kind, hop.length,
-                                self.symmetric_tolerance_ev, neb.uuid)
+        summary = summarise_neb(
+            neb.output, start_energy, end_energy, hop.kind, hop.length, self.symmetric_tolerance_ev, neb.uuid
+        )
         summary.name = f"NEB summary{label}"
         jobs += [images, neb, summary]
         return Flow(jobs, output=summary.output, name=f"NEB {hop.kind}{label}")

@@ -57,8 +57,9 @@ class MigrationGraphHopsMaker(KeyedMaker):
     """Dilute-limit NEB of one ion on each of the ``max_hops`` shortest distinct hops of a host."""
 
     name: str = "host hops"
-    neb: HopNebMaker = field(default_factory=lambda: HopNebMaker(images=5, symmetric_tolerance_ev=0.05,
-                                                                 mirror_end=False))
+    neb: HopNebMaker = field(
+        default_factory=lambda: HopNebMaker(images=5, symmetric_tolerance_ev=0.05, mirror_end=False)
+    )
     max_hops: int = 2
     max_hop_length_a: float = 6.5
     min_hop_length_a: float = 1.5
@@ -68,8 +69,14 @@ class MigrationGraphHopsMaker(KeyedMaker):
 
     def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:
         site_frac = sites.site_frac_coords
-        found = distinct_hops(host_structure, intercalant, site_frac, self.max_hop_length_a, host.chain_metal,
-                              self.min_hop_length_a)
+        found = distinct_hops(
+            host_structure,
+            intercalant,
+            site_frac,
+            self.max_hop_length_a,
+            host.chain_metal,
+            self.min_hop_length_a,
+        )
         # the shortest hop of every kind first (VS4: along the chains and between S2 groups), then the rest
         rank = {id(h): sum(g.kind == h.kind for g in found[:i]) for i, h in enumerate(found)}
         hops = sorted(found, key=lambda h: (rank[id(h)], h.length_a))[: self.max_hops]
@@ -87,9 +94,16 @@ class MigrationGraphHopsMaker(KeyedMaker):
             # the hop's own vector, not the minimum image: in a small supercell these differ
             vec = h.hop.esite.coords - h.hop.isite.coords
             mid = start.cart_coords[-1] + vec / 2
-            if np.linalg.norm(mid + _min_image(start, end.cart_coords[-1] - mid) - (start.cart_coords[-1] + vec)) > 0.2:
-                notes.append(f"{h.kind} hop ({h.length_a:.2f} Å) is ambiguous in a supercell this small: "
-                             "raise hops.min_supercell_length_a")
+            if (
+                np.linalg.norm(
+                    mid + _min_image(start, end.cart_coords[-1] - mid) - (start.cart_coords[-1] + vec)
+                )
+                > 0.2
+            ):
+                notes.append(
+                    f"{h.kind} hop ({h.length_a:.2f} Å) is ambiguous in a supercell this small: "
+                    "raise hops.min_supercell_length_a"
+                )
                 summaries.append(None)
                 continue
             notes.append(None)
@@ -98,8 +112,15 @@ class MigrationGraphHopsMaker(KeyedMaker):
             flows.append(neb)
             summaries.append(neb.output)
         collect = collect_hops(
-            summaries, [h.kind for h in hops], [h.label for h in hops], [h.length_a for h in hops],
-            host_structure, intercalant, site_frac, self.max_hop_length_a, notes,
+            summaries,
+            [h.kind for h in hops],
+            [h.label for h in hops],
+            [h.length_a for h in hops],
+            host_structure,
+            intercalant,
+            site_frac,
+            self.max_hop_length_a,
+            notes,
         )
         collect.name = f"hops summary {intercalant}"
         return Flow([*flows, collect], output=collect.output, name=f"{self.name} {intercalant}")
@@ -119,29 +140,43 @@ def collect_hops(
 ) -> NebSummary:
     """Every hop's barrier, and the lowest one at which the computed hops percolate."""
     if not kinds:
-        return NebSummary(skipped_reason=f"no hop between {intercalant} sites shorter than {max_hop_length} Å")
+        return NebSummary(
+            skipped_reason=f"no hop between {intercalant} sites shorter than {max_hop_length} Å"
+        )
     hops, failures = [], []
-    for summary, kind, label, length, note in zip(summaries, kinds, labels, lengths, notes or [None] * len(kinds),
-                                                  strict=True):
+    for summary, kind, label, length, note in zip(
+        summaries, kinds, labels, lengths, notes or [None] * len(kinds), strict=True
+    ):
         if summary is None:
             reason = note or "NEB did not complete"
             hops.append(HopBarrier(kind=kind, label=label, length_a=length, failure_reasons=[reason]))
             failures.append(reason if note else f"{kind} hop: {reason}")
             continue
-        hops.append(HopBarrier(
-            kind=kind, label=label, length_a=length, barrier_ev=summary.barrier_ev,
-            neb_energies_ev=summary.neb_energies_ev, path_distance_a=summary.path_distance_a,
-            converged=summary.converged, failure_reasons=summary.failure_reasons,
-        ))
+        hops.append(
+            HopBarrier(
+                kind=kind,
+                label=label,
+                length_a=length,
+                barrier_ev=summary.barrier_ev,
+                neb_energies_ev=summary.neb_energies_ev,
+                path_distance_a=summary.path_distance_a,
+                converged=summary.converged,
+                failure_reasons=summary.failure_reasons,
+            )
+        )
         failures += [f"{kind} hop: {r}" for r in summary.failure_reasons]
     known = {h.label: h.barrier_ev for h in hops if h.barrier_ev is not None}
     perc = percolating_barrier(host, intercalant, site_frac, max_hop_length, known) if known else None
     best = None
     if perc is not None:
-        best = min((h for h in hops if h.barrier_ev is not None and h.barrier_ev <= perc + 1e-9),
-                   key=lambda h: -h.barrier_ev)
+        best = min(
+            (h for h in hops if h.barrier_ev is not None and h.barrier_ev <= perc + 1e-9),
+            key=lambda h: -h.barrier_ev,
+        )
     else:
-        failures.append("the computed hops do not form a percolating path (barrier is that of the lowest hop)")
+        failures.append(
+            "the computed hops do not form a percolating path (barrier is that of the lowest hop)"
+        )
         done = [h for h in hops if h.barrier_ev is not None]
         best = min(done, key=lambda h: h.barrier_ev) if done else None
     return NebSummary(

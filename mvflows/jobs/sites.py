@@ -34,7 +34,11 @@ from mvflows.structures.catalog import Host
 
 @job(output_schema=SitesDocument)
 def site_energy(
-    intercalant: str, host: Host, tet_structure: Structure, tet_energy: float, oct_structure: Structure,
+    intercalant: str,
+    host: Host,
+    tet_structure: Structure,
+    tet_energy: float,
+    oct_structure: Structure,
     oct_energy: float,
 ) -> SitesDocument:
     """ΔE_site = E(oct) - E(tet) per ion; the stable site comes from the energies alone.
@@ -44,7 +48,8 @@ def site_energy(
     """
     if tet_structure.composition != oct_structure.composition:
         raise ValueError(
-            f"tet and oct cells differ in composition: {tet_structure.composition} vs {oct_structure.composition}"
+            f"tet and oct cells differ in composition: {tet_structure.composition} vs "
+            f"{oct_structure.composition}"
         )
     n_ion = int(tet_structure.composition[intercalant])
     e_tet, e_oct = tet_energy / n_ion, oct_energy / n_ion
@@ -70,14 +75,20 @@ class SpinelSitesMaker(KeyedMaker):
     relax_maker: Maker = field(default_factory=MvRelaxMaker)
 
     def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:  # noqa: ARG002
-        """``charged`` and ``x_max`` are the other stage's inputs: spinels start from their own cells, at x = 1."""
+        """``charged`` and ``x_max`` serve stepwise insertion; spinels start from their own cells at x = 1."""
         label = f"{intercalant}{host.name}"
         tet = self.relax_maker.make(tetrahedral_spinel(intercalant, host.redox_metal))
         tet.append_name(f" {label} tet")
         octa = self.relax_maker.make(octahedral_spinel(intercalant, host.redox_metal))
         octa.append_name(f" {label} oct")
-        site = site_energy(intercalant, host, tet.output.structure, tet.output.output.energy,
-                           octa.output.structure, octa.output.output.energy)
+        site = site_energy(
+            intercalant,
+            host,
+            tet.output.structure,
+            tet.output.output.energy,
+            octa.output.structure,
+            octa.output.output.energy,
+        )
         site.name = f"site energy {label}"
         for step, stage_job in (("relax_tet", tet), ("relax_oct", octa), ("site_energy", site)):
             stage_job.metadata["step"] = step  # the pair result's job_uuids name them so
@@ -101,10 +112,14 @@ class InsertionPlan(MSONable):
 
 
 @job
-def insert_next_ion(structure: Structure, plan: InsertionPlan, history: list[dict[str, Any]] | None = None) -> Response:
+def insert_next_ion(
+    structure: Structure, plan: InsertionPlan, history: list[dict[str, Any]] | None = None
+) -> Response:
     """Relax one more ion on each candidate site of ``structure``; a pick job keeps the lowest."""
     ion = plan.intercalant
-    candidates = candidate_sites(structure, ion, max_candidates=plan.max_candidates, min_distance=plan.min_distance)
+    candidates = candidate_sites(
+        structure, ion, max_candidates=plan.max_candidates, min_distance=plan.min_distance
+    )
     if not candidates:
         raise ValueError(
             f"no interstitial site left for {ion} in {structure.composition.reduced_formula} "
@@ -119,8 +134,10 @@ def insert_next_ion(structure: Structure, plan: InsertionPlan, history: list[dic
     pick = pick_lowest(
         [r.output.structure for r in relaxes],
         [r.output.output.energy for r in relaxes],
-        [{"frac_coords": c.frac_coords, "free_space_a": c.free_space_a, "multiplicity": c.multiplicity}
-         for c in candidates],
+        [
+            {"frac_coords": c.frac_coords, "free_space_a": c.free_space_a, "multiplicity": c.multiplicity}
+            for c in candidates
+        ],
         plan,
         history or [],
     )
@@ -160,7 +177,9 @@ def pick_lowest(
         nxt.name = f"insert {ion}{n_ions + 1} in {host}"
         return Response(replace=nxt)
     return InsertionDocument(
-        host=host, intercalant=ion, formula_units=plan.formula_units,
+        host=host,
+        intercalant=ion,
+        formula_units=plan.formula_units,
         steps=[InsertionStep.model_validate(h) for h in history],
     )
 
@@ -177,8 +196,10 @@ def dilute_site(insertion: InsertionDocument) -> SitesDocument:
         delta_e_site_ev=(known[1] - known[0]) if len(known) > 1 else None,
         site_frac_coords=first.ion_frac_coords,
         candidate_energies_ev=energies,
-        discharge=[DischargeStep(n_ions=s.n_ions, x=s.x, energy_ev=s.energy_ev, structure=s.structure)
-                   for s in insertion.steps],
+        discharge=[
+            DischargeStep(n_ions=s.n_ions, x=s.x, energy_ev=s.energy_ev, structure=s.structure)
+            for s in insertion.steps
+        ],
     )
 
 
@@ -193,9 +214,16 @@ class InsertionSitesMaker(KeyedMaker):
 
     def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:
         units = host.formula_units(host.structure().composition)
-        n_target = int(round(x_max * units))
-        plan = InsertionPlan(host.name, intercalant, units, n_target, self.relax_maker, self.max_candidates,
-                             self.min_distance_a)
+        n_target = round(x_max * units)
+        plan = InsertionPlan(
+            host.name,
+            intercalant,
+            units,
+            n_target,
+            self.relax_maker,
+            self.max_candidates,
+            self.min_distance_a,
+        )
         insert = insert_next_ion(charged.output.structure, plan, [])
         insert.name = f"insert {intercalant}1 in {host.name}"
         site = dilute_site(insert.output)

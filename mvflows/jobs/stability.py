@@ -32,16 +32,25 @@ def stability(
 ) -> StabilityDocument:
     """E_hull (eV/atom) of both phases against the relaxed prototypes and any user entries."""
     discharged = sites.discharge[-1]
-    competing = [(n, s.composition, e) for n, s, e in zip(phase_names, phase_structures, phase_energies, strict=True)]
+    competing = [
+        (n, s.composition, e) for n, s, e in zip(phase_names, phase_structures, phase_energies, strict=True)
+    ]
     for row in user_entries or []:
         comp = Composition(row["formula"])
-        competing.append((f"{comp.reduced_formula} ({row.get('source', 'user')})", comp,
-                          row["energy_per_atom"] * comp.num_atoms))
+        competing.append(
+            (
+                f"{comp.reduced_formula} ({row.get('source', 'user')})",
+                comp,
+                row["energy_per_atom"] * comp.num_atoms,
+            )
+        )
     chemsys = {el.symbol for el in discharged.structure.composition.elements}
     competing = [c for c in competing if {el.symbol for el in c[1].elements} <= chemsys]
     result = hull_energies(
-        {"charged": (charged_structure.composition, charged_energy),
-         "discharged": (discharged.structure.composition, discharged.energy_ev)},
+        {
+            "charged": (charged_structure.composition, charged_energy),
+            "discharged": (discharged.structure.composition, discharged.energy_ev),
+        },
         competing,
     )
     return StabilityDocument(
@@ -65,7 +74,7 @@ class StabilityMaker(KeyedMaker):
     user_entries: list[dict[str, Any]] | None = None  # from a user entries file (same energy model)
 
     def phase_relaxes(self, host: Host, intercalant: str, cache: dict[str, Job]) -> dict[str, Job]:
-        """Relax jobs of the shipped phases of the pair's chemical system; ``cache`` shares them between pairs.
+        """Relax jobs of the shipped phases of the pair's chemical system; ``cache`` shares them.
 
         The intercalant's metal is left out: its own relax (the voltage reference) is used.
         """
@@ -90,6 +99,11 @@ class StabilityMaker(KeyedMaker):
         """The E_hull job of one pair: ``sites`` is the sites stage's output (a reference)."""
         jobs = [*phases.values(), metal]
         return stability(
-            charged.output.structure, charged.output.output.energy, sites, [*phases, "metal"],
-            [j.output.structure for j in jobs], [j.output.output.energy for j in jobs], self.user_entries,
+            charged.output.structure,
+            charged.output.output.energy,
+            sites,
+            [*phases, "metal"],
+            [j.output.structure for j in jobs],
+            [j.output.output.energy for j in jobs],
+            self.user_entries,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pymatgen.core import Structure
 
 from mvflows.electrochemistry import insertion_pair, ion_charge
@@ -36,8 +38,12 @@ def voltage(
     x1, c1, e1 = points[-1]
     whole = insertion_pair(c0, e0, c1, e1, intercalant, e_metal)
     profile = [
-        VoltageStep(x_start=xa, x_end=xb, voltage_v=float(insertion_pair(ca, ea, cb, eb, intercalant, e_metal).voltage))
-        for (xa, ca, ea), (xb, cb, eb) in zip(points[:-1], points[1:], strict=True)
+        VoltageStep(
+            x_start=xa,
+            x_end=xb,
+            voltage_v=float(insertion_pair(ca, ea, cb, eb, intercalant, e_metal).voltage),
+        )
+        for (xa, ca, ea), (xb, cb, eb) in itertools.pairwise(points)
     ]
     capacity = float(whole.mAh / whole.mass_discharge)
     return VoltageDocument(

@@ -81,8 +81,9 @@ def _find(stores: list[JobStore], uuid: str) -> tuple[JobStore, dict[str, Any]] 
     named so, and in the flow of the replacement.
     """
     for js in stores:
-        doc = js.docs_store.query_one({"uuid": uuid}, properties=["uuid", "index", "name", "hosts"],
-                                      sort={"index": 1})
+        doc = js.docs_store.query_one(
+            {"uuid": uuid}, properties=["uuid", "index", "name", "hosts"], sort={"index": 1}
+        )
         if doc is not None:
             return js, doc
     return None
@@ -174,7 +175,12 @@ def attach_neb_paths(doc: dict[str, Any], bands: list[NebBand]) -> dict[str, Any
     by_uuid = {b.job_uuid: b for b in bands}
     main = by_uuid.get((doc.get("job_uuids") or {}).get("neb"))
     wanted = not doc.get("neb_path_distance_a")
-    if wanted and main is not None and main.path_a and len(main.path_a) == len(doc.get("neb_energies_ev") or []):
+    if (
+        wanted
+        and main is not None
+        and main.path_a
+        and len(main.path_a) == len(doc.get("neb_energies_ev") or [])
+    ):
         doc["neb_path_distance_a"] = main.path_a
     if doc.get("hops"):
         by_hop = {b.hop: b for b in bands}

@@ -26,14 +26,14 @@ from mvflows.validation import compare, load_reference
 
 CAPTIONS = {  # the report's figures, in the order shown
     "neb": "NEB energy profiles, one panel per host, one line per intercalant (and hop). x: the distance "
-           "the migrating ion moves along the path (Å), from the NEB images in the job store (hop length "
-           "with evenly spaced images where the images are not stored). Markers: images; dashed: a band of "
-           "a partial or failed pair, or one that did not converge; ▲: a band clipped above its panel, its "
-           "peak written.",
+    "the migrating ion moves along the path (Å), from the NEB images in the job store (hop length "
+    "with evenly spaced images where the images are not stored). Markers: images; dashed: a band of "
+    "a partial or failed pair, or one that did not converge; ▲: a band clipped above its panel, its "
+    "peak written.",
     "voltage-capacity": "Average voltage against gravimetric capacity, labelled by redox metal, coloured by "
-                        "intercalant; dashed: 200, 300 and 400 Wh/kg.",
+    "intercalant; dashed: 200, 300 and 400 Wh/kg.",
     "site-barrier": "|dE_site| against the NEB barrier: |dE_site| is a lower bound of a tet-oct-tet barrier "
-                    "(dotted line); ▲: a barrier far above the others, drawn at the top edge with its value.",
+    "(dotted line); ▲: a barrier far above the others, drawn at the top edge with its value.",
     "hull": "Energy above the convex hull of the charged host and the discharged compound.",
 }
 
@@ -83,22 +83,35 @@ def _pair_files(page: PairPage, folder: Path) -> None:
     rel = folder.name
     if profiles(page.doc):
         plot("neb", [page.doc], folder / "neb.png")
-        page.neb_figure = Figure("neb", f"{rel}/neb.png", "Energy along the band relative to its first image "
-                                 "(markers: the images).", _css_width(folder / "neb.png"))
+        page.neb_figure = Figure(
+            "neb",
+            f"{rel}/neb.png",
+            "Energy along the band relative to its first image (markers: the images).",
+            _css_width(folder / "neb.png"),
+        )
     uuids = page.doc.get("job_uuids") or {}
     for name, structure in page.artifacts.structures.items():
         _write_cif(structure, folder / f"{name}.cif")
         job = uuids.get(name) or uuids.get(name.rsplit("_", 1)[0])
-        page.downloads.append(Download(f"{name}.cif", f"{rel}/{name}.cif",
-                                       f"relaxed cell {structure.composition.formula.replace(' ', '')} "
-                                       f"(job {job})"))
+        page.downloads.append(
+            Download(
+                f"{name}.cif",
+                f"{rel}/{name}.cif",
+                f"relaxed cell {structure.composition.formula.replace(' ', '')} (job {job})",
+            )
+        )
     for band in page.artifacts.bands:
         hop = re.sub(r"[^A-Za-z0-9]+", "-", band.hop or "").strip("-")
         name = f"neb_images_{hop}.extxyz" if hop else "neb_images.extxyz"
         _write_extxyz(band, folder / name)
-        page.downloads.append(Download(name, f"{rel}/{name}",
-                                       f"{len(band.images)} NEB images of the {band.hop or 'hop'} with their "
-                                       f"energies (job {band.job_uuid})"))
+        page.downloads.append(
+            Download(
+                name,
+                f"{rel}/{name}",
+                f"{len(band.images)} NEB images of the {band.hop or 'hop'} with their "
+                f"energies (job {band.job_uuid})",
+            )
+        )
 
 
 def _css_width(png: Path) -> int:

@@ -20,9 +20,21 @@ STATES = ("successful", "partial", "failed")
 # fields a pair page shows in its own sections; any other scalar field (redox_metal, or one a
 # newer schema adds, e.g. a settings digest) is listed under "Settings and jobs"
 _SHOWN_FIELDS = {k for k, _h, _f in COLUMNS} | {
-    "formula_discharged", "neb_energies_ev", "neb_skipped_reason", "hops", "failure_reasons", "job_uuids",
-    "voltage_profile", "e_hull_charged_ev_atom", "e_hull_discharged_ev_atom", "percolating_barrier_ev", "x",
-    "fake_vasp", "completed_at", "campaign", "neb_path_distance_a",
+    "formula_discharged",
+    "neb_energies_ev",
+    "neb_skipped_reason",
+    "hops",
+    "failure_reasons",
+    "job_uuids",
+    "voltage_profile",
+    "e_hull_charged_ev_atom",
+    "e_hull_discharged_ev_atom",
+    "percolating_barrier_ev",
+    "x",
+    "fake_vasp",
+    "completed_at",
+    "campaign",
+    "neb_path_distance_a",
 }
 
 
@@ -114,10 +126,14 @@ def _scalars(doc: dict[str, Any] | None, skip: set[str] = frozenset()) -> list[t
 
 # ------------------------------------------------------------------ index
 def _results_table(pairs: list[PairPage]) -> str:
-    head = "".join(f'<th scope="col" data-type="{kind}">{escape(h)}</th>' for h, kind in (
-        [("pair", "text")] + [(h, "num" if f != "{}" else "text") for _k, h, f in COLUMNS]
-        + [("failure reasons", "text")]
-    ))
+    head = "".join(
+        f'<th scope="col" data-type="{kind}">{escape(h)}</th>'
+        for h, kind in (
+            [("pair", "text")]
+            + [(h, "num" if f != "{}" else "text") for _k, h, f in COLUMNS]
+            + [("failure reasons", "text")]
+        )
+    )
     rows = []
     for p in pairs:
         d = p.doc
@@ -132,10 +148,14 @@ def _results_table(pairs: list[PairPage]) -> str:
                 cells.append(f'<td class="num"{sort}>{text}</td>')
         cells.append(f'<td class="reasons">{_ul(_reasons(d))}</td>')
         state = escape(str(d.get("state")))
-        rows.append(f'<tr class="state-{state}" data-ion="{escape(str(d.get("intercalant")))}" '
-                    f'data-host="{escape(str(d.get("host")))}">{"".join(cells)}</tr>')
-    return ('<div class="wide"><table id="results-table" class="sortable results">'
-            f'<thead><tr>{head}</tr></thead><tbody>\n{chr(10).join(rows)}\n</tbody></table></div>')
+        rows.append(
+            f'<tr class="state-{state}" data-ion="{escape(str(d.get("intercalant")))}" '
+            f'data-host="{escape(str(d.get("host")))}">{"".join(cells)}</tr>'
+        )
+    return (
+        '<div class="wide"><table id="results-table" class="sortable results">'
+        f"<thead><tr>{head}</tr></thead><tbody>\n{chr(10).join(rows)}\n</tbody></table></div>"
+    )
 
 
 def _select(ident: str, label: str, values: list[str]) -> str:
@@ -148,14 +168,19 @@ def _select(ident: str, label: str, values: list[str]) -> str:
 def _figure(f: Figure) -> str:
     src = escape(f.src or "")
     width = f' width="{f.width}"' if f.width else ""
-    return (f'<figure id="figure-{escape(f.kind)}"><a href="{src}"><img src="{src}"{width} '
-            f'alt="{escape(f.kind)} figure"></a><figcaption>{escape(f.caption)}</figcaption></figure>')
+    return (
+        f'<figure id="figure-{escape(f.kind)}"><a href="{src}"><img src="{src}"{width} '
+        f'alt="{escape(f.kind)} figure"></a><figcaption>{escape(f.caption)}</figcaption></figure>'
+    )
 
 
 def _figures(figures: list[Figure]) -> str:
     out = [_figure(f) for f in figures if f.src is not None]
-    out += [f'<p class="note">{escape(f.kind)} not drawn: {escape(f.caption)}</p>'
-            for f in figures if f.src is None]
+    out += [
+        f'<p class="note">{escape(f.kind)} not drawn: {escape(f.caption)}</p>'
+        for f in figures
+        if f.src is None
+    ]
     return "\n".join(out)
 
 
@@ -167,44 +192,91 @@ def _validation(report: ValidationReport) -> str:
         out = []
         for c in comparisons:
             r = c.row
-            diff = f"{c.difference:+.3f}" if c.difference is not None else (
-                {True: "agrees", False: "differs", None: ""}[c.agrees])
+            diff = (
+                f"{c.difference:+.3f}"
+                if c.difference is not None
+                else ({True: "agrees", False: "differs", None: ""}[c.agrees])
+            )
             published = f"{r['value']} {r.get('unit', '')}".strip()
             computed = f"{c.computed:.3f}" if isinstance(c.computed, float) else c.computed
-            out.append("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
-                r["host"], r["intercalant"], r["quantity"], r.get("hop", ""), r.get("kind", "dft"), published,
-                "not computed" if c.computed is None else computed, diff, c.calculator or "-", r["source"],
-            )) + "</tr>")
+            out.append(
+                "<tr>"
+                + "".join(
+                    f"<td>{escape(str(v))}</td>"
+                    for v in (
+                        r["host"],
+                        r["intercalant"],
+                        r["quantity"],
+                        r.get("hop", ""),
+                        r.get("kind", "dft"),
+                        published,
+                        "not computed" if c.computed is None else computed,
+                        diff,
+                        c.calculator or "-",
+                        r["source"],
+                    )
+                )
+                + "</tr>"
+            )
         return "".join(out)
 
-    head = "".join(f"<th>{h}</th>" for h in (
-        "host", "ion", "quantity", "hop", "kind", "published", "computed", "difference", "model", "source"))
-    parts = [f"<h3>Computed beside published</h3><table><thead><tr>{head}</tr></thead>"
-             f"<tbody>{rows(done)}</tbody></table>" if done else
-             '<p class="note">None of these pairs has a published value in the reference file.</p>']
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "host",
+            "ion",
+            "quantity",
+            "hop",
+            "kind",
+            "published",
+            "computed",
+            "difference",
+            "model",
+            "source",
+        )
+    )
+    parts = [
+        f"<h3>Computed beside published</h3><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows(done)}</tbody></table>"
+        if done
+        else '<p class="note">None of these pairs has a published value in the reference file.</p>'
+    ]
     if missing:
-        parts.append(f"<details><summary>{len(missing)} published values with no computed counterpart "
-                     f"here</summary><table><thead><tr>{head}</tr></thead><tbody>{rows(missing)}</tbody>"
-                     "</table></details>")
+        parts.append(
+            f"<details><summary>{len(missing)} published values with no computed counterpart "
+            f"here</summary><table><thead><tr>{head}</tr></thead><tbody>{rows(missing)}</tbody>"
+            "</table></details>"
+        )
     mae = report.mae()
     if mae:
-        body = "".join(f"<tr><td>{escape(q)}</td><td>{escape(k)}</td><td>{escape(m)}</td>"
-                       f'<td class="num">{v:.3f}</td><td class="num">{n}</td></tr>'
-                       for (q, k, m), (v, n) in mae.items())
-        parts.append("<h3>Mean absolute error per quantity and model</h3><table><thead><tr><th>quantity</th>"
-                     f"<th>against</th><th>model</th><th>MAE</th><th>n</th></tr></thead><tbody>{body}</tbody></table>")
-    body = "".join(f'<tr><td>{escape(t.text)}</td><td class="verdict-{escape(t.verdict.replace(" ", "-"))}">'
-                   f"{escape(t.verdict)}</td><td>{escape(t.evidence)}</td></tr>" for t in report.trends)
-    parts.append("<h3>Qualitative trends</h3><table><thead><tr><th>trend</th><th>verdict</th>"
-                 f"<th>evidence</th></tr></thead><tbody>{body}</tbody></table>")
+        body = "".join(
+            f"<tr><td>{escape(q)}</td><td>{escape(k)}</td><td>{escape(m)}</td>"
+            f'<td class="num">{v:.3f}</td><td class="num">{n}</td></tr>'
+            for (q, k, m), (v, n) in mae.items()
+        )
+        parts.append(
+            "<h3>Mean absolute error per quantity and model</h3><table><thead><tr><th>quantity</th>"
+            f"<th>against</th><th>model</th><th>MAE</th><th>n</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    body = "".join(
+        f'<tr><td>{escape(t.text)}</td><td class="verdict-{escape(t.verdict.replace(" ", "-"))}">'
+        f"{escape(t.verdict)}</td><td>{escape(t.evidence)}</td></tr>"
+        for t in report.trends
+    )
+    parts.append(
+        "<h3>Qualitative trends</h3><table><thead><tr><th>trend</th><th>verdict</th>"
+        f"<th>evidence</th></tr></thead><tbody>{body}</tbody></table>"
+    )
     return "\n".join(parts)
 
 
-def index_page(pairs: list[PairPage], figures: list[Figure], validation: ValidationReport, source: str,
-               written: str) -> str:
+def index_page(
+    pairs: list[PairPage], figures: list[Figure], validation: ValidationReport, source: str, written: str
+) -> str:
     docs = [p.doc for p in pairs]
-    counts = " ".join(f'<span class="state state-{s}">{sum(d.get("state") == s for d in docs)} {s}</span>'
-                      for s in STATES)
+    counts = " ".join(
+        f'<span class="state state-{s}">{sum(d.get("state") == s for d in docs)} {s}</span>' for s in STATES
+    )
     campaigns = ", ".join(sorted({str(d.get("campaign")) for d in docs})) or "-"
     calculators = ", ".join(sorted({str(d.get("calculator")) for d in docs})) or "-"
     ions = sorted({str(d.get("intercalant")) for d in docs})
@@ -250,19 +322,23 @@ def _neb_section(p: PairPage) -> str:
         parts.append(f'<p class="note">NEB skipped: {escape(str(d["neb_skipped_reason"]))}</p>')
     else:
         parts.append('<p class="note">No NEB energy profile in this result.</p>')
-    rows = [("barrier (eV)", d.get("barrier_ev")),
-            ("percolating barrier (eV)", d.get("percolating_barrier_ev")),
-            ("profile (eV)", ", ".join(f"{e:.3f}" for e in d.get("neb_energies_ev") or []) or None)]
+    rows = [
+        ("barrier (eV)", d.get("barrier_ev")),
+        ("percolating barrier (eV)", d.get("percolating_barrier_ev")),
+        ("profile (eV)", ", ".join(f"{e:.3f}" for e in d.get("neb_energies_ev") or []) or None),
+    ]
     parts.append(_kv([(k, v) for k, v in rows if v is not None]))
     if d.get("hops"):
         body = "".join(
-            f"<tr><td>{escape(str(h.get('kind')))}</td><td class=\"num\">{_num(h.get('length_a'))}</td>"
-            f"<td class=\"num\">{_num(h.get('barrier_ev')) if h.get('barrier_ev') is not None else '-'}</td>"
+            f'<tr><td>{escape(str(h.get("kind")))}</td><td class="num">{_num(h.get("length_a"))}</td>'
+            f'<td class="num">{_num(h.get("barrier_ev")) if h.get("barrier_ev") is not None else "-"}</td>'
             f"<td>{escape(str(h.get('converged')))}</td><td>{_ul(h.get('failure_reasons') or [])}</td></tr>"
             for h in d["hops"]
         )
-        parts.append("<table><thead><tr><th>hop</th><th>length (Å)</th><th>barrier (eV)</th>"
-                     f"<th>converged</th><th>failure reasons</th></tr></thead><tbody>{body}</tbody></table>")
+        parts.append(
+            "<table><thead><tr><th>hop</th><th>length (Å)</th><th>barrier (eV)</th>"
+            f"<th>converged</th><th>failure reasons</th></tr></thead><tbody>{body}</tbody></table>"
+        )
     return "\n".join(parts)
 
 
@@ -270,21 +346,32 @@ def _missing(p: PairPage, step: str) -> str:
     uuid = (p.doc.get("job_uuids") or {}).get(step)
     if uuid is None:
         return ""
-    return ("" if p.artifacts.output(step) is not None else
-            f'<p class="note">The output of job {escape(uuid)} is not in the store read.</p>')
+    return (
+        ""
+        if p.artifacts.output(step) is not None
+        else f'<p class="note">The output of job {escape(uuid)} is not in the store read.</p>'
+    )
 
 
 def _voltage_section(p: PairPage) -> str:
     d = p.doc
-    rows = [("average voltage (V)", d.get("voltage_v")), ("capacity (mAh/g)", d.get("capacity_mah_g")),
-            ("specific energy (Wh/kg)", d.get("specific_energy_wh_kg")),
-            ("x (ions per formula unit)", d.get("x"))]
+    rows = [
+        ("average voltage (V)", d.get("voltage_v")),
+        ("capacity (mAh/g)", d.get("capacity_mah_g")),
+        ("specific energy (Wh/kg)", d.get("specific_energy_wh_kg")),
+        ("x (ions per formula unit)", d.get("x")),
+    ]
     parts = ["<h2>Voltage</h2>", _kv([(k, v) for k, v in rows if v is not None])]
     if d.get("voltage_profile"):
-        body = "".join(f'<tr><td class="num">{_num(s["x_start"])}</td><td class="num">{_num(s["x_end"])}</td>'
-                       f'<td class="num">{_num(s["voltage_v"])}</td></tr>' for s in d["voltage_profile"])
-        parts.append("<h3>Step-wise voltages</h3><table><thead><tr><th>x from</th><th>x to</th><th>V</th>"
-                     f"</tr></thead><tbody>{body}</tbody></table>")
+        body = "".join(
+            f'<tr><td class="num">{_num(s["x_start"])}</td><td class="num">{_num(s["x_end"])}</td>'
+            f'<td class="num">{_num(s["voltage_v"])}</td></tr>'
+            for s in d["voltage_profile"]
+        )
+        parts.append(
+            "<h3>Step-wise voltages</h3><table><thead><tr><th>x from</th><th>x to</th><th>V</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>"
+        )
     out = p.artifacts.output("voltage")
     if out is not None:
         parts.append("<h3>Voltage job output</h3>" + _kv(_scalars(out, {"profile"})))
@@ -305,13 +392,17 @@ def _site_section(p: PairPage) -> str:
 
 def _hull_section(p: PairPage) -> str:
     d = p.doc
-    rows = [("E_hull charged (eV/atom)", d.get("e_hull_charged_ev_atom")),
-            ("E_hull discharged (eV/atom)", d.get("e_hull_discharged_ev_atom"))]
+    rows = [
+        ("E_hull charged (eV/atom)", d.get("e_hull_charged_ev_atom")),
+        ("E_hull discharged (eV/atom)", d.get("e_hull_discharged_ev_atom")),
+    ]
     rows = [(k, v) for k, v in rows if v is not None]
     out = p.artifacts.output("stability")
     if not rows and out is None:
-        return ('<h2>Energy above the hull</h2>'
-                '<p class="note">Not computed (stability is off in the campaign).</p>')
+        return (
+            "<h2>Energy above the hull</h2>"
+            '<p class="note">Not computed (stability is off in the campaign).</p>'
+        )
     parts = ["<h2>Energy above the hull</h2>", _kv(rows)]
     if out is not None:
         parts.append("<h3>Stability job output</h3>" + _kv(_scalars(out)))
@@ -321,25 +412,33 @@ def _hull_section(p: PairPage) -> str:
 def _downloads(p: PairPage) -> str:
     if not p.downloads:
         return '<h2>Structures</h2><p class="note">No structure of this pair is in the store read.</p>'
-    items = "".join(f'<li><a href="{escape(f.href)}" download>{escape(f.name)}</a> {escape(f.what)}</li>'
-                    for f in p.downloads)
-    return f"<h2>Structures</h2><ul class=\"downloads\">{items}</ul>"
+    items = "".join(
+        f'<li><a href="{escape(f.href)}" download>{escape(f.name)}</a> {escape(f.what)}</li>'
+        for f in p.downloads
+    )
+    return f'<h2>Structures</h2><ul class="downloads">{items}</ul>'
 
 
 def _settings(p: PairPage) -> str:
     d = p.doc
-    extra = [(k, v) for k, v in d.items()
-             if k not in _SHOWN_FIELDS and isinstance(v, str | int | float | bool)]
+    extra = [
+        (k, v) for k, v in d.items() if k not in _SHOWN_FIELDS and isinstance(v, str | int | float | bool)
+    ]
     rows = [(k, d.get(k)) for k in ("campaign", "calculator", "fake_vasp", "completed_at")] + extra
     jobs = []
     for job in p.artifacts.jobs:
         settings = "; ".join(f"{k}={v}" for k, v in job.settings.items())
         name = escape(job.name) if job.name else '<span class="note">not in the store read</span>'
-        jobs.append(f"<tr><td>{escape(job.step)}</td><td><code>{escape(str(job.uuid))}</code></td><td>{name}</td>"
-                    f"<td>{escape(settings)}</td></tr>")
-    return ("<h2>Settings and jobs</h2>" + _kv(rows) +
-            "<table><thead><tr><th>step</th><th>job uuid</th><th>job</th><th>settings</th></tr></thead>"
-            f"<tbody>{''.join(jobs)}</tbody></table>")
+        jobs.append(
+            f"<tr><td>{escape(job.step)}</td><td><code>{escape(str(job.uuid))}</code></td><td>{name}</td>"
+            f"<td>{escape(settings)}</td></tr>"
+        )
+    return (
+        "<h2>Settings and jobs</h2>"
+        + _kv(rows)
+        + "<table><thead><tr><th>step</th><th>job uuid</th><th>job</th><th>settings</th></tr></thead>"
+        f"<tbody>{''.join(jobs)}</tbody></table>"
+    )
 
 
 def pair_page(p: PairPage) -> str:

@@ -53,5 +53,10 @@ def host_for(name: str, family: Family) -> Host:
 
     entry = host_catalog()[name]
     metal = str(entry["redox_metal"])
-    return Host(name=name, formula=str(entry["formula"]), redox_metal=metal, family="host",
-                chain_metal=metal if entry.get("chain_axis") else None)
+    return Host(
+        name=name,
+        formula=str(entry["formula"]),
+        redox_metal=metal,
+        family="host",
+        chain_metal=metal if entry.get("chain_axis") else None,
+    )

@@ -40,7 +40,9 @@ def host_structure(name: str, primitive: bool = True) -> Structure:
     coords = [[float(x) % 1.0 for x in s[1:4]] for s in entry["sites"]]
     structure = Structure(lattice, species, coords)
     if Composition(entry["formula"]).reduced_formula != structure.composition.reduced_formula:
-        raise ValueError(f"host {name}: sites give {structure.composition.reduced_formula}, not {entry['formula']}")
+        raise ValueError(
+            f"host {name}: sites give {structure.composition.reduced_formula}, not {entry['formula']}"
+        )
     return structure.get_primitive_structure() if primitive else structure
 
 

@@ -20,7 +20,7 @@ def metal_reference(symbol: str) -> Structure:
         raise ValueError(f"no metal reference for {symbol!r} (known: {', '.join(METAL_REFERENCES)})")
     prototype, a, c = METAL_REFERENCES[symbol]
     if prototype == "fcc":
-        return Structure(Lattice.from_parameters(a / 2**0.5, a / 2**0.5, a / 2**0.5, 60, 60, 60), [symbol], [[0, 0, 0]])
-    return Structure(
-        Lattice.hexagonal(a, c), [symbol, symbol], [[1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]]
-    )
+        return Structure(
+            Lattice.from_parameters(a / 2**0.5, a / 2**0.5, a / 2**0.5, 60, 60, 60), [symbol], [[0, 0, 0]]
+        )
+    return Structure(Lattice.hexagonal(a, c), [symbol, symbol], [[1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]])

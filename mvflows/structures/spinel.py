@@ -57,8 +57,14 @@ def _wrap(d: np.ndarray) -> np.ndarray:
 
 # Void and framework positions in the primitive basis (the lattice constant does not
 # matter for fractions): 8a tet (2 per primitive cell), 16c oct (4), 16d B (4), 32e S (8).
-_ORBITS = _orbits({"8a": (0.0, 0.0, 0.0), "16c": (0.125, 0.125, 0.125), "16d": (0.625, 0.625, 0.625),
-                   "32e": (_U_ORIGIN2 + 0.125,) * 3})
+_ORBITS = _orbits(
+    {
+        "8a": (0.0, 0.0, 0.0),
+        "16c": (0.125, 0.125, 0.125),
+        "16d": (0.625, 0.625, 0.625),
+        "32e": (_U_ORIGIN2 + 0.125,) * 3,
+    }
+)
 TET_SITES, OCT_SITES, _B_SITES, _S_SITES = (_ORBITS[k] for k in ("8a", "16c", "16d", "32e"))
 
 # Half of the 16c sites for A at composition AB2S4: in the 14-atom cell the four 16c
@@ -122,7 +128,8 @@ def spinel_redox_metal(host: str) -> str:
         raise ValueError(f"host {host!r} is not a B2S4 spinel framework (e.g. Cr2S4)")
     if metals[0] not in SPINEL_REDOX_METALS:
         raise ValueError(
-            f"{metals[0]!r} in {host!r} is not a supported spinel redox metal ({', '.join(SPINEL_REDOX_METALS)})"
+            f"{metals[0]!r} in {host!r} is not a supported spinel redox metal "
+            f"({', '.join(SPINEL_REDOX_METALS)})"
         )
     return metals[0]
 
@@ -134,9 +141,7 @@ def void_centre(structure: Structure, frac_guess: np.ndarray, n_anions: int) -> 
     """
     cart_guess = structure.lattice.get_cartesian_coords(frac_guess)
     neighbours = [
-        n
-        for n in structure.get_sites_in_sphere(cart_guess, 4.0)
-        if n.specie.symbol == SPINEL_ANION
+        n for n in structure.get_sites_in_sphere(cart_guess, 4.0) if n.specie.symbol == SPINEL_ANION
     ]
     neighbours.sort(key=lambda n: n.nn_distance)
     if len(neighbours) < n_anions:

@@ -99,11 +99,22 @@ def _same(want: Any, got: Any) -> bool:
 def expected_incar(spec: FakeVaspSpec, kind: str, relax_cell: bool) -> dict[str, Any]:
     """INCAR values the campaign demands of a job of this kind (MAGMOM is checked apart)."""
     if kind == "relax":
-        fmax, steps = (spec.relax_fmax, spec.relax_steps) if relax_cell else (spec.endpoint_fmax, spec.endpoint_steps)
+        fmax, steps = (
+            (spec.relax_fmax, spec.relax_steps) if relax_cell else (spec.endpoint_fmax, spec.endpoint_steps)
+        )
         return job_incar(spec.settings, "relax", relax_cell, fmax, steps)
     if kind == "static":
         return job_incar(spec.settings, "static")
-    return job_incar(spec.settings, "neb", False, spec.neb_fmax, spec.neb_steps, spec.neb_images, spec.climb, spec.optimizer)
+    return job_incar(
+        spec.settings,
+        "neb",
+        False,
+        spec.neb_fmax,
+        spec.neb_steps,
+        spec.neb_images,
+        spec.climb,
+        spec.optimizer,
+    )
 
 
 def _check_incar(incar: Incar, want: dict[str, Any], problems: list[str]) -> None:
@@ -119,11 +130,15 @@ def _check_incar(incar: Incar, want: dict[str, Any], problems: list[str]) -> Non
             problems.append(f"INCAR {key} = {got!r}, expected {value!r}")
 
 
-def _check_magmom(incar: Incar, poscar: Poscar, spec: FakeVaspSpec, problems: list[str], where: str = "") -> None:
+def _check_magmom(
+    incar: Incar, poscar: Poscar, spec: FakeVaspSpec, problems: list[str], where: str = ""
+) -> None:
     magmom = incar.get("MAGMOM")
     species = [site.specie.symbol for site in poscar.structure]
     if magmom is None or len(magmom) != len(species):
-        problems.append(f"INCAR MAGMOM has {0 if magmom is None else len(magmom)} values for {len(species)} sites{where}")
+        problems.append(
+            f"INCAR MAGMOM has {0 if magmom is None else len(magmom)} values for {len(species)} sites{where}"
+        )
         return
     wrong = [
         f"{el}{i + 1}: {m} (expected {initial_magmom(el, spec.settings)})"
@@ -132,12 +147,17 @@ def _check_magmom(incar: Incar, poscar: Poscar, spec: FakeVaspSpec, problems: li
     ]
     if wrong:
         problems.append(
-            "INCAR MAGMOM is not the ferromagnetic start of the settings" + where + ": " + ", ".join(wrong[:4])
+            "INCAR MAGMOM is not the ferromagnetic start of the settings"
+            + where
+            + ": "
+            + ", ".join(wrong[:4])
             + (f" (+{len(wrong) - 4} more)" if len(wrong) > 4 else "")
         )
 
 
-def _check_kpoints(kpoints: Kpoints | None, poscar: Poscar, spec: FakeVaspSpec, problems: list[str], where: str = "") -> None:
+def _check_kpoints(
+    kpoints: Kpoints | None, poscar: Poscar, spec: FakeVaspSpec, problems: list[str], where: str = ""
+) -> None:
     want = kpoint_mesh(poscar.structure.lattice, spec.settings)
     if kpoints is None:
         problems.append(f"KPOINTS missing{where}, expected Gamma {want}")
@@ -145,7 +165,9 @@ def _check_kpoints(kpoints: Kpoints | None, poscar: Poscar, spec: FakeVaspSpec, 
     got = tuple(int(x) for x in kpoints.kpts[0]) if kpoints.kpts else None
     style = str(kpoints.style.name if hasattr(kpoints.style, "name") else kpoints.style)
     if not style.lower().startswith("gamma") or got != want:
-        problems.append(f"KPOINTS {style} {got}{where}, expected Gamma {want} (8x8x8 on the spinel unit cell)")
+        problems.append(
+            f"KPOINTS {style} {got}{where}, expected Gamma {want} (8x8x8 on the spinel unit cell)"
+        )
 
 
 def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None) -> dict:
@@ -177,7 +199,9 @@ def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None
         problems.append("POTCAR / POTCAR.spec missing")
     want_pot = [potcar_symbol(el, spec.settings) for el in poscar.site_symbols]
     if symbols and symbols != want_pot:
-        problems.append(f"POTCAR symbols {symbols}, expected {want_pot} for POSCAR species {poscar.site_symbols}")
+        problems.append(
+            f"POTCAR symbols {symbols}, expected {want_pot} for POSCAR species {poscar.site_symbols}"
+        )
     if sum(poscar.natoms) != len(poscar.structure):
         problems.append("POSCAR counts do not add up to its sites")
     if kind == "neb":
@@ -198,9 +222,13 @@ def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None
                 )
                 break
             if (directory / name / "KPOINTS").exists():
-                _check_kpoints(Kpoints.from_file(directory / name / "KPOINTS"), img, spec, problems, f" in {name}")
+                _check_kpoints(
+                    Kpoints.from_file(directory / name / "KPOINTS"), img, spec, problems, f" in {name}"
+                )
     if problems:
-        raise FakeVaspInputError("fake VASP: inputs break the campaign's VASP settings: " + "; ".join(problems))
+        raise FakeVaspInputError(
+            "fake VASP: inputs break the campaign's VASP settings: " + "; ".join(problems)
+        )
     return marker
 
 
@@ -263,7 +291,10 @@ def _run_neb(directory: Path, spec: FakeVaspSpec) -> None:
     kpoints = Kpoints.from_file(directory / "KPOINTS") if (directory / "KPOINTS").exists() else None
     symbols = (directory / "POTCAR.spec").read_text().split() if (directory / "POTCAR.spec").exists() else []
     n = int(incar["IMAGES"])
-    frames = [AseAtomsAdaptor.get_atoms(Poscar.from_file(directory / f"{i:02d}" / "POSCAR").structure) for i in range(n + 2)]
+    frames = [
+        AseAtomsAdaptor.get_atoms(Poscar.from_file(directory / f"{i:02d}" / "POSCAR").structure)
+        for i in range(n + 2)
+    ]
     calc = _calculator(spec)
     for a in frames:
         a.calc = calc
@@ -274,7 +305,9 @@ def _run_neb(directory: Path, spec: FakeVaspSpec) -> None:
         method="improvedtangent",
         allow_shared_calculator=True,
     )
-    optimizer = {v: k for k, v in IOPT.items() if k in ("BFGS", "MDMin", "FIRE")}.get(int(incar.get("IOPT", 7)), "FIRE")
+    optimizer = {v: k for k, v in IOPT.items() if k in ("BFGS", "MDMin", "FIRE")}.get(
+        int(incar.get("IOPT", 7)), "FIRE"
+    )
     opt = {"FIRE": FIRE, "BFGS": BFGS, "MDMin": MDMin}[optimizer](band, logfile=None)
     ediffg = float(incar.get("EDIFFG", -0.05))
     fmax = abs(ediffg) if ediffg < 0 else 0.05
@@ -285,7 +318,9 @@ def _run_neb(directory: Path, spec: FakeVaspSpec) -> None:
         img = frames[i]
         img.calc = calc
         step = _step(img)
-        write_outputs(directory / f"{i:02d}", incar, kpoints, symbols, [step], converged, [float(neb_forces[i - 1])])
+        write_outputs(
+            directory / f"{i:02d}", incar, kpoints, symbols, [step], converged, [float(neb_forces[i - 1])]
+        )
     (directory / "vasp.out").write_text(
         "fake VASP (mvflows.testing) NEB\n"
         + (" reached required accuracy - stopping structural energy minimisation\n" if converged else "")
@@ -298,7 +333,7 @@ def _run_neb(directory: Path, spec: FakeVaspSpec) -> None:
 _ACTIVE: list[FakeVaspSpec] = []
 
 
-def fake_run_vasp(*_args: Any, **kwargs: Any) -> None:
+def fake_run_vasp(*_args: Any, **_kwargs: Any) -> None:
     """Drop-in for ``atomate2.vasp.run.run_vasp``: check inputs, run the surrogate, write outputs."""
     if not _ACTIVE:
         raise RuntimeError("fake VASP is not active: run inside mvflows.testing.fake_vasp(...)")
@@ -320,7 +355,7 @@ def _no_bandstructure_note(record: logging.LogRecord) -> bool:
 @contextlib.contextmanager
 def fake_vasp(spec: FakeVaspSpec) -> Iterator[FakeVaspSpec]:
     """Replace ``run_vasp`` wherever atomate2 (or anything else loaded) imported it."""
-    import atomate2.vasp.jobs.base  # noqa: F401 - make sure the usual callers are loaded
+    import atomate2.vasp.jobs.base
     import atomate2.vasp.jobs.neb  # noqa: F401
     import atomate2.vasp.run as run_module
 
@@ -328,7 +363,7 @@ def fake_vasp(spec: FakeVaspSpec) -> Iterator[FakeVaspSpec]:
     patched = []
     for mod in list(sys.modules.values()):
         if getattr(mod, "run_vasp", None) is original:
-            setattr(mod, "run_vasp", fake_run_vasp)
+            mod.run_vasp = fake_run_vasp
             patched.append(mod)
     _ACTIVE.append(spec)
     quiet = logging.getLogger("emmet.core.vasp.calculation")
@@ -339,4 +374,4 @@ def fake_vasp(spec: FakeVaspSpec) -> Iterator[FakeVaspSpec]:
         _ACTIVE.pop()
         quiet.removeFilter(_no_bandstructure_note)
         for mod in patched:
-            setattr(mod, "run_vasp", original)
+            mod.run_vasp = original

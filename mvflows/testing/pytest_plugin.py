@@ -17,7 +17,7 @@ import pytest
 
 
 @pytest.fixture
-def fake_vasp_campaign(tmp_path: Path):  # noqa: ANN201
+def fake_vasp_campaign(tmp_path: Path):
     """Run a campaign's VASP graph on fake VASP into a store under tmp_path; return its pair results.
 
     ``run(campaign, overrides=None, store=None)``: ``campaign`` is a file or a Campaign;
@@ -25,12 +25,14 @@ def fake_vasp_campaign(tmp_path: Path):  # noqa: ANN201
     ``tmp_path / "store"`` (read it back with ``mvflows results --store``).
     """
     from mvflows.campaign import Campaign, load_campaign
-    from mvflows.flows import CampaignMaker, result_job_uuids
     from mvflows.execution import run_flow
+    from mvflows.flows import CampaignMaker, result_job_uuids
     from mvflows.store import job_store, query_results
     from mvflows.testing.fake_vasp import FakeVaspSpec, fake_vasp
 
-    def run(campaign: str | Path | Campaign, overrides: dict[str, Any] | None = None, store: str | None = None):
+    def run(
+        campaign: str | Path | Campaign, overrides: dict[str, Any] | None = None, store: str | None = None
+    ):
         if isinstance(campaign, Campaign):
             camp = campaign.model_copy(deep=True)
             camp.calculator.kind = "fake-vasp"
@@ -41,6 +43,10 @@ def fake_vasp_campaign(tmp_path: Path):  # noqa: ANN201
         with fake_vasp(FakeVaspSpec.from_campaign(camp)):
             run.report = run_flow(flow, js, tmp_path / "work")
         ids = result_job_uuids(flow)  # this run's results, not whatever else the store holds
-        return [d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids]
+        return [
+            d
+            for d in query_results(js.additional_stores["results"], all_versions=True)
+            if d["result_id"] in ids
+        ]
 
     return run

@@ -99,7 +99,9 @@ def write_vasprun(
     atoms_rows = []
     type_index = {sym: i + 1 for i, sym in enumerate(symbols)}
     for site in s0:
-        atoms_rows.append(f"<rc><c>{site.specie.symbol:2s}</c><c>{type_index[site.specie.symbol]:4d}</c></rc>")
+        atoms_rows.append(
+            f"<rc><c>{site.specie.symbol:2s}</c><c>{type_index[site.specie.symbol]:4d}</c></rc>"
+        )
     types_rows = [
         f"<rc><c>{n:4d}</c><c>{sym:2s}</c><c>{float(site_mass(sym)):16.8f}</c><c>{0.0:16.8f}</c>"
         f"<c>  {functional} {pot} 00Jan0000 (fake VASP)</c></rc>"
@@ -201,7 +203,8 @@ def write_outcar(
     lines += [f"   TITEL  = PAW_PBE {p} 00Jan0000" for p in potcar_symbols]
     lines += [
         "",
-        f"   k-points           NKPTS =      1   k-points in BZ     NKDIM =      1   number of bands    NBANDS=     {max(8, 4 * len(steps[0].structure))}",
+        "   k-points           NKPTS =      1   k-points in BZ     NKDIM =      1"
+        f"   number of bands    NBANDS=     {max(8, 4 * len(steps[0].structure))}",
         "   total plane-waves  NPLWV =  100000",
         f"   ISPIN  =      {int(incar.get('ISPIN', 1))}    spin polarized calculation?",
         f"   IBRION =     {int(incar.get('IBRION', -1))}    ionic relax: 0-MD 1-quasi-New 2-CG",
@@ -209,7 +212,7 @@ def write_outcar(
     for k, step in enumerate(steps):
         lines += [
             "",
-            f"--------------------------------------- Iteration {k + 1:6d}(   1)  ---------------------------------------",
+            f"{'-' * 39} Iteration {k + 1:6d}(   1)  {'-' * 39}",
             "  FREE ENERGIE OF THE ION-ELECTRON SYSTEM (eV)",
             "  ---------------------------------------------------",
             f"  free  energy   TOTEN  = {step.energy:18.8f} eV",
@@ -218,7 +221,9 @@ def write_outcar(
         ]
         lines.append(f"  total drift:      {0.0:12.6f}  {0.0:12.6f}  {0.0:12.6f}")
         if neb_forces is not None:
-            lines.append(f"  FORCES: max atom, RMS {neb_forces[min(k, len(neb_forces) - 1)]:12.6f} {0.0:12.6f}")
+            lines.append(
+                f"  FORCES: max atom, RMS {neb_forces[min(k, len(neb_forces) - 1)]:12.6f} {0.0:12.6f}"
+            )
     final = steps[-1]
     if final.magmoms is not None:
         lines += ["", " magnetization (x)", "", "# of ion       s       p       d       tot", "-" * 41]
@@ -253,7 +258,9 @@ def write_oszicar(path: Path, steps: list[IonicStep]) -> None:
     for k, step in enumerate(steps):
         lines.append(f"DAV:   1    {step.energy: .8E}   0.00000E+00   0.00000E+00     1   0.000E+00")
         mag = sum(step.magmoms) if step.magmoms is not None else 0.0
-        lines.append(f"{k + 1:4d} F= {step.energy: .8E} E0= {step.energy: .8E}  d E =0.000000E+00  mag= {mag:9.4f}")
+        lines.append(
+            f"{k + 1:4d} F= {step.energy: .8E} E0= {step.energy: .8E}  d E =0.000000E+00  mag= {mag:9.4f}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from atomate2.utils.path import strip_hostname
+from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
+from atomate2.vasp.jobs.neb import NebFromImagesMaker
 from emmet.core.neb import NebResult
 from jobflow import Flow, JobConfig, Maker, OnMissing, Response
 from monty.io import zopen
 from pymatgen.core import Structure
-
-from atomate2.utils.path import strip_hostname
-from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
-from atomate2.vasp.jobs.neb import NebFromImagesMaker
 
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG, NEB_NOT_CONVERGED_TAG
 from mvflows.keys import KeyedMaker, job
@@ -96,7 +95,10 @@ def vasp_neb_result(
     tags = []
     if forces and len(forces) == len(neb_doc.energies):
         fnorm = max(forces)
-        tags += [NEB_CONVERGED_TAG if fnorm < fmax else NEB_NOT_CONVERGED_TAG, f"neb max force {fnorm:.4f} eV/A"]
+        tags += [
+            NEB_CONVERGED_TAG if fnorm < fmax else NEB_NOT_CONVERGED_TAG,
+            f"neb max force {fnorm:.4f} eV/A",
+        ]
     else:
         tags.append(NEB_NOT_CONVERGED_TAG)
         tags.append("no VTST 'FORCES: max atom' lines in the image OUTCARs")
@@ -172,7 +174,9 @@ class VaspCalculator:
             kwargs["run_vasp_kwargs"] = {"vasp_cmd": self.settings.vasp_cmd}
         return kwargs
 
-    def relax_maker(self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None) -> Maker:
+    def relax_maker(
+        self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None
+    ) -> Maker:
         gen = StudySetGenerator(
             study=self.settings,
             job_kind="relax",
@@ -206,7 +210,9 @@ class VaspCalculator:
         )
         kwargs = self._kwargs("neb", False)
         run_kwargs = {**NebFromImagesMaker().run_vasp_kwargs, **kwargs.pop("run_vasp_kwargs", {})}
-        images = StudyNebImagesMaker(name="NEB", input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
+        images = StudyNebImagesMaker(
+            name="NEB", input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs
+        )
         return VaspNebMaker(images_maker=images, fmax=fmax)
 
 
@@ -225,9 +231,8 @@ def vasp_available_or_fail(settings: VaspStudySettings) -> None:
     import shlex
     import shutil
 
-    from pymatgen.core import SETTINGS as PMG_SETTINGS
-
     from atomate2 import SETTINGS
+    from pymatgen.core import SETTINGS as PMG_SETTINGS
 
     cmd = settings.vasp_cmd or SETTINGS.VASP_CMD
     exe = shlex.split(cmd)[0] if cmd else ""
@@ -237,4 +242,6 @@ def vasp_available_or_fail(settings: VaspStudySettings) -> None:
             "file or atomate2's VASP_CMD, or dry-run with --calculator fake-vasp"
         )
     if not PMG_SETTINGS.get("PMG_VASP_PSP_DIR"):
-        raise RuntimeError("VASP POTCARs not configured: set PMG_VASP_PSP_DIR (pymatgen), or use --calculator fake-vasp")
+        raise RuntimeError(
+            "VASP POTCARs not configured: set PMG_VASP_PSP_DIR (pymatgen), or use --calculator fake-vasp"
+        )

@@ -12,17 +12,16 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
+from atomate2.vasp.sets.base import VaspInputGenerator
 from pymatgen.core import Element, Lattice, Structure
 from pymatgen.io.vasp import Kpoints
 from pymatgen.io.vasp.sets import MPRelaxSet
-
-from atomate2.vasp.sets.base import VaspInputGenerator
 
 from mvflows.vasp.settings import VaspStudySettings
 
 # VTST optimiser (IOPT) for each of the campaign's NEB optimiser names
 IOPT = {"LBFGS": 1, "BFGS": 1, "ODE": 1, "MDMin": 3, "FIRE": 7}
-_MP_POTCARS: dict[str, str] = dict(MPRelaxSet()._config_dict["POTCAR"])  # noqa: SLF001
+_MP_POTCARS: dict[str, str] = dict(MPRelaxSet()._config_dict["POTCAR"])
 
 
 def kpoint_mesh(lattice: Lattice, settings: VaspStudySettings) -> tuple[int, int, int]:
@@ -32,7 +31,7 @@ def kpoint_mesh(lattice: Lattice, settings: VaspStudySettings) -> tuple[int, int
     8x8x8 on a cubic 10 Å cell, 14x14x14 on the spinel primitive cell, 7x7x7 on its 2x2x2.
     """
     dk = settings.kpoints.spacing
-    return tuple(max(1, int(math.floor(b / dk + 0.5))) for b in lattice.reciprocal_lattice_crystallographic.abc)
+    return tuple(max(1, math.floor(b / dk + 0.5)) for b in lattice.reciprocal_lattice_crystallographic.abc)
 
 
 def potcar_symbol(element: str, settings: VaspStudySettings) -> str:
@@ -101,7 +100,7 @@ def job_incar(
 
 def study_config_dict(settings: VaspStudySettings) -> dict:
     """pymatgen/atomate2 config dict: MP's PBE POTCAR choices, the study's INCAR, no +U."""
-    config = deepcopy(MPRelaxSet()._config_dict)  # noqa: SLF001
+    config = deepcopy(MPRelaxSet()._config_dict)
     config["POTCAR_FUNCTIONAL"] = settings.potcar_functional
     config["POTCAR"] = {**config["POTCAR"], **settings.potcars}
     magmom = {el.symbol: 0.0 for el in Element}
