@@ -22,6 +22,12 @@
    force is below fmax. Along a path the raw force has a component parallel to the path
    that NEB projects out, so the tag reads "not converged" even for a converged band.
    :func:`tag_neb_convergence` tags by the NEB force of the final band instead.
+8. atomate2's VASP makers answer an unconverged run as ``VASP_HANDLE_UNSUCCESSFUL`` says;
+   with ``True`` they return ``stop_children``, which would also stop the pair result, so
+   the pair would vanish instead of being reported ``failed``. mvflows' VASP makers pass
+   ``stop_children_kwargs={"handle_unsuccessful": "error"}``
+   (:meth:`mvflows.vasp.makers.VaspCalculator._kwargs`): the job fails, the pair result
+   runs and says why.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A real one-node SLURM and a MongoDB wire-protocol server on 127.0.0.1, for the cluster path.
 
-Used by ``tests/test_cluster.py`` (as a session fixture) and by hand, see README
-*Cluster*::
+Used by ``tests/test_cluster.py`` (as a session fixture) and by hand, see
+docs/cluster.md::
 
     python tests/cluster_services.py up      # prints the MongoDB URI; SLURM answers sbatch
     python tests/cluster_services.py down

@@ -1,4 +1,4 @@
-"""VASP backend: the study's input sets on atomate2's VASP makers (see README, "VASP and fake VASP")."""
+"""VASP backend: the study's input sets on atomate2's VASP makers (see docs/vasp.md)."""
 
 from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
 
