@@ -95,7 +95,9 @@ class NebSummary(BaseModel):
     percolating_barrier_ev: float | None = Field(
         None, description="lowest barrier at which the computed hops percolate through the crystal"
     )
-    limits: dict[str, NebSummary] | None = Field(
+    # not dict[str, NebSummary]: jobflow reads output schemas without following $ref, and
+    # a recursive model has nothing but a $ref at its top
+    limits: dict[str, LimitResult] | None = Field(
         None, description="each migration limit computed (dilute, vacancy); the top level is the first"
     )
 

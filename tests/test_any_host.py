@@ -236,3 +236,29 @@ def test_neb_between_given_endpoints(tmp_path):
         rel=0.05,
     )
     assert doc["state"] == ("successful" if res.exit_code == 0 else "partial")
+
+
+@pytest.mark.parametrize("limits", [("dilute",), ("vacancy", "dilute")])
+def test_jobflow_can_replace_the_gate_by_the_hops(limits, campaign_file):
+    """jobflow builds the replacing flow's output job from the output schema: it must be readable
+    (a recursive NebSummary had only a $ref at its top and every NEB screen failed)."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    from mvflows.flows import pair_maker_for
+    from mvflows.jobs.gate import neb_gate
+    from mvflows.jobs.sites import site_energy
+    from mvflows.structures.catalog import host_for
+
+    camp = load_campaign(
+        campaign_file(f"name: x\nhosts: [Cr2S4]\nintercalants: [Mg]\nneb: {{limits: {list(limits)}}}\n")
+    )
+    host = host_for("Cr2S4", "spinel")
+    sites = site_energy.original(
+        "Mg", host, tetrahedral_spinel("Mg", "Cr"), -100.0, octahedral_spinel("Mg", "Cr"), -99.0
+    )
+    gate = neb_gate(sites, charged_spinel("Cr"), host, "Mg", pair_maker_for(camp).hops, 1.0)
+    store = JobStore(MemoryStore())
+    store.connect()
+    response = gate.run(store=store)
+    assert response.replace is not None and len(response.replace.jobs) >= 2

@@ -23,7 +23,7 @@ from mvflows.hops import distinct_hops, percolating_barrier
 from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.keys import KeyedMaker, job
 from mvflows.neb_path import Hop, spinel_hop, spinel_vacancy_hop
-from mvflows.schemas import HopBarrier, NebSummary, SitesDocument
+from mvflows.schemas import HopBarrier, LimitResult, NebSummary, SitesDocument
 from mvflows.structures.catalog import Host
 
 LIMITS = ("dilute", "vacancy")
@@ -74,15 +74,15 @@ def collect_limits(summaries: list[NebSummary | None], limits: list[str]) -> Neb
 
     ``barrier_ev`` is the first limit the campaign lists (``neb.limits``; dilute by default).
     """
-    kept: dict[str, NebSummary] = {}
+    kept: dict[str, LimitResult] = {}
     failures: list[str] = []
     for limit, summary in zip(limits, summaries, strict=True):
         if summary is None:
             failures.append(f"{limit} limit: NEB did not complete")
             continue
-        kept[limit] = summary
+        kept[limit] = LimitResult(**summary.model_dump(include=set(LimitResult.model_fields)))
         failures += [f"{limit} limit: {r}" for r in summary.failure_reasons]
-    first = kept.get(limits[0])
+    first = next((s for lim, s in zip(limits, summaries, strict=True) if lim == limits[0]), None)
     base = first.model_dump(exclude={"failure_reasons", "limits"}) if first is not None else {}
     return NebSummary(**base, failure_reasons=failures, limits=kept)
 

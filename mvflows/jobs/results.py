@@ -6,7 +6,6 @@ from jobflow import CURRENT_JOB, JobConfig, OnMissing
 
 from mvflows.keys import job
 from mvflows.schemas import (
-    LimitResult,
     NebSummary,
     PairResult,
     SitesDocument,
@@ -79,14 +78,7 @@ def pair_result(
         voltage_profile=volt.profile if volt else None,
         hops=neb.hops if neb else None,
         percolating_barrier_ev=neb.percolating_barrier_ev if neb else None,
-        limits=(
-            {
-                k: LimitResult(**v.model_dump(include=set(LimitResult.model_fields)))
-                for k, v in neb.limits.items()
-            }
-            if neb and neb.limits
-            else None
-        ),
+        limits=neb.limits if neb else None,
         e_hull_charged_ev_atom=stability.e_hull_charged_ev_atom if stability else None,
         e_hull_discharged_ev_atom=stability.e_hull_discharged_ev_atom if stability else None,
         state=state,
