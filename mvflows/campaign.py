@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -23,9 +24,11 @@ from pydantic import (
 from pymatgen.core import Element
 
 from mvflows.structures.metals import METAL_REFERENCES
-from mvflows.structures.spinel import spinel_redox_metal
+from mvflows.structures.spinel import check_spinel, spinel_name, spinel_parts
 
-SPINEL_INTERCALANTS = ("Mg", "Ca", "Zn", "Y", "Al")
+# multivalent ions, and Li and Na as the monovalent comparison
+SPINEL_INTERCALANTS = ("Mg", "Ca", "Zn", "Y", "Al", "Li", "Na")
+LIMITS = ("dilute", "vacancy")
 
 
 class CampaignError(ValueError):
@@ -135,6 +138,19 @@ class NebSettings(_Strict):
     symmetric_tolerance_ev: float = Field(
         0.02, gt=0, description="endpoints of a symmetric hop must agree to this (eV)"
     )
+    limits: list[Literal["dilute", "vacancy"]] = Field(
+        default_factory=lambda: ["dilute"],
+        min_length=1,
+        description="migration limits: dilute (one ion in the empty host), vacancy (one vacancy in the full "
+        "host); barrier_ev reports the first",
+    )
+
+    @field_validator("limits")
+    @classmethod
+    def _distinct_limits(cls, limits: list[str]) -> list[str]:
+        if len(set(limits)) != len(limits):
+            raise ValueError(f"each limit once, not {limits}")
+        return limits
 
 
 class JobResources(_Strict):
@@ -161,10 +177,51 @@ class ResourceSettings(_Strict):
     )
 
 
+class HostFile(_Strict):
+    """A host read from a structure file (CIF, POSCAR, pymatgen JSON: anything pymatgen reads).
+
+    When the file holds the intercalant (the discharged phase), the charged host is the
+    file without it and the file's ion sites are the insertion sites; otherwise sites are
+    searched as for the shipped hosts.
+    """
+
+    file: str = Field(description="path, relative to the campaign file")
+    name: str | None = Field(None, description="the host's name in results (default: the file's stem)")
+    ion: str | None = Field(
+        None, description="the intercalant the file holds (default: the campaign ion in it)"
+    )
+    formula: str | None = Field(
+        None, description="one formula unit of the charged host (default: the smallest with whole ions)"
+    )
+
+    @property
+    def key(self) -> str:
+        return self.name or Path(self.file).stem
+
+
+def host_key(host: str | HostFile) -> str:
+    """How results and pairs name a host: the formula or shipped name, or a file host's name."""
+    return host if isinstance(host, str) else host.key
+
+
+class NebPath(_Strict):
+    """An NEB between two given endpoints (same cell, same atoms in order, one ion moved)."""
+
+    initial: str = Field(description="structure file of the first endpoint, relative to the campaign file")
+    final: str = Field(description="structure file of the last endpoint")
+    name: str | None = Field(
+        None, description="the path's name in results (default: the initial file's folder)"
+    )
+
+    @property
+    def key(self) -> str:
+        return self.name or Path(self.initial).parent.name or Path(self.initial).stem
+
+
 class Pair(_Strict):
     """One host/intercalant pair, e.g. Mg in Cr2S4."""
 
-    host: str
+    host: str | HostFile
     intercalant: str
     x_max: float | None = Field(
         None, gt=0, description="ions per host formula at full discharge (family: host)"
@@ -178,7 +235,9 @@ class Campaign(_Strict):
     family: Literal["spinel", "host"] = Field(
         "spinel", description="spinel B2S4 hosts, or shipped hosts (VS4, ...)"
     )
-    hosts: list[str] = Field(default_factory=list, description="charged hosts, e.g. Cr2S4")
+    hosts: list[str | HostFile] = Field(
+        default_factory=list, description="charged hosts, e.g. Cr2S4, VS4, or {file: my/MgMn2O4.cif}"
+    )
     intercalants: list[str] = Field(default_factory=list)
     pairs: list[Pair] = Field(default_factory=list, description="explicit pairs, added to the matrix")
     calculator: CalculatorSettings = Field(default_factory=CalculatorSettings)
@@ -191,13 +250,13 @@ class Campaign(_Strict):
     x_max: float = Field(
         1.0, gt=0, description="default ions per host formula at full discharge (family: host)"
     )
+    paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
+    _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
 
     @field_validator("hosts")
     @classmethod
-    def _hosts(cls, hosts: list[str], info: ValidationInfo) -> list[str]:
-        if info.data.get("family") == "host":
-            return [check_host(h) for h in hosts]
-        return [spinel_redox_metal(h) and h for h in hosts]
+    def _hosts(cls, hosts: list[str | HostFile], info: ValidationInfo) -> list[str | HostFile]:
+        return [_named_host(h, info.data.get("family")) for h in hosts]
 
     @field_validator("intercalants")
     @classmethod
@@ -207,16 +266,18 @@ class Campaign(_Strict):
     @model_validator(mode="after")
     def _pairs_valid(self) -> Campaign:
         for pair in self.pairs:
-            if self.family == "host":
-                check_host(pair.host)
-            else:
-                spinel_redox_metal(pair.host)
+            pair.host = _named_host(pair.host, self.family)
             check_intercalant(pair.intercalant)
-        if not self.pair_list():
-            raise ValueError("the campaign has no pairs: give hosts and intercalants, or pairs")
-        if self.family == "host":
-            for pair in self.pair_list():
+        if not self.pair_list() and not self.paths:
+            raise ValueError("the campaign has no pairs: give hosts and intercalants, pairs, or paths")
+        for pair in self.pair_list():
+            if isinstance(pair.host, HostFile):
+                continue  # checked when its file is read
+            if self.family == "host":
                 ions_in_cell(pair.host, self.x_of(pair))
+            else:
+                b, x = spinel_parts(pair.host)
+                check_spinel(b, x, pair.intercalant)
         if self.screen.max_e_hull_ev_atom is not None and not self.stability.enabled:
             raise ValueError("screen.max_e_hull_ev_atom needs stability.enabled: true")
         return self
@@ -251,10 +312,37 @@ class Campaign(_Strict):
         """Every pair once, matrix first, in file order."""
         seen: dict[tuple[str, str], Pair] = {}
         for host, ion in itertools.product(self.hosts, self.intercalants):
-            seen.setdefault((host, ion), Pair(host=host, intercalant=ion))
+            seen.setdefault((host_key(host), ion), Pair(host=host, intercalant=ion))
         for pair in self.pairs:
-            seen.setdefault((pair.host, pair.intercalant), pair)
+            seen.setdefault((host_key(pair.host), pair.intercalant), pair)
         return list(seen.values())
+
+    def ions(self) -> list[str]:
+        """Every intercalant of the campaign, in file order."""
+        return list(dict.fromkeys([*self.intercalants, *(p.intercalant for p in self.pairs)]))
+
+    def host_of(self, pair: Pair):
+        """The Host a pair names (a file host is read once per campaign)."""
+        from mvflows.structures.catalog import host_for
+
+        if not isinstance(pair.host, HostFile):
+            return host_for(pair.host, self.family)
+        key = pair.host.key
+        if key not in self._file_hosts:
+            from mvflows.structures.files import host_from_file
+
+            entry = pair.host
+            self._file_hosts[key] = host_from_file(
+                entry.file, self.ions(), entry.key, entry.ion, entry.formula
+            )
+        return self._file_hosts[key]
+
+
+def _named_host(host: str | HostFile, family: str | None) -> str | HostFile:
+    """A host name checked and written one way (S4Cr2 -> Cr2S4); a file host as it is."""
+    if isinstance(host, HostFile):
+        return host
+    return check_host(host) if family == "host" else spinel_name(host)
 
 
 def check_host(name: str) -> str:
@@ -345,7 +433,8 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
+        # pydantic names the branch of a union it tried (str, HostFile): not a place in the file
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or p not in ("str", "HostFile"))
         node = _key_node(root, loc) if err["type"] == "extra_forbidden" else _node_at(root, loc)
         mark = node.start_mark
         field = ".".join(str(p) for p in loc) or "(top level)"
@@ -367,7 +456,61 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
                 f"{path}:{mark.line + 1}:{mark.column + 1}: stability.entries_file: {exc}"
             ) from None
         campaign.stability.entries_file = str(resolved)
+    _read_files(campaign, path, root)
     return campaign
+
+
+def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
+    """Read every host and path file the campaign names, relative to it; one line per problem."""
+    from mvflows.structures.files import check_endpoints, read_structure
+
+    def fail(loc: tuple[Any, ...], message: str) -> None:
+        mark = _node_at(root, loc).start_mark
+        field = ".".join(str(p) for p in loc)
+        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {message}") from None
+
+    places = [(("hosts", i), h) for i, h in enumerate(campaign.hosts)]
+    places += [(("pairs", j, "host"), p.host) for j, p in enumerate(campaign.pairs)]
+    for _loc, entry in places:
+        if isinstance(entry, HostFile):
+            entry.file = str((path.parent / entry.file).resolve())
+    for loc, entry in places:
+        if not isinstance(entry, HostFile):
+            continue
+        try:
+            host = campaign.host_of(Pair(host=entry, intercalant=campaign.ions()[0]))
+        except ValueError as exc:
+            fail((*loc, "file"), str(exc))
+        for j, pair in enumerate(campaign.pairs):
+            if pair.host is entry and pair.x_max is not None and host.discharged is not None:
+                fail(
+                    ("pairs", j, "x_max"),
+                    f"{entry.key}'s file fixes x (it holds {host.site_ion}); drop x_max",
+                )
+    for pair in campaign.pair_list():
+        if isinstance(pair.host, HostFile) and campaign.host_of(pair).discharged is None:
+            host = campaign.host_of(pair)
+            n = campaign.x_of(pair) * host.formula_units(host.structure().composition)
+            if abs(n - round(n)) > 1e-6 or round(n) < 1:
+                loc = next(lc for lc, e in places if e is pair.host)
+                fail(
+                    loc,
+                    f"x_max = {campaign.x_of(pair)} per {host.formula} is {n:g} ions in the file's cell; "
+                    "it must be a whole number",
+                )
+    for k, neb_path in enumerate(campaign.paths):
+        ends = []
+        for key in ("initial", "final"):
+            resolved = (path.parent / getattr(neb_path, key)).resolve()
+            setattr(neb_path, key, str(resolved))
+            try:
+                ends.append(read_structure(resolved))
+            except ValueError as exc:
+                fail(("paths", k, key), str(exc))
+        try:
+            check_endpoints(*ends, where=f"path {neb_path.key}")
+        except ValueError as exc:
+            fail(("paths", k), str(exc))
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

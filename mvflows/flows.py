@@ -23,13 +23,15 @@ from mvflows.campaign import Campaign
 from mvflows.jobs.gate import neb_gate
 from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.jobs.hops import MigrationGraphHopsMaker, SpinelHopsMaker
-from mvflows.jobs.results import pair_result
-from mvflows.jobs.sites import InsertionSitesMaker, SpinelSitesMaker
+from mvflows.jobs.paths import PathNebMaker
+from mvflows.jobs.results import pair_result, path_result
+from mvflows.jobs.sites import FileSitesMaker, InsertionSitesMaker, SpinelSitesMaker
 from mvflows.jobs.stability import StabilityMaker
 from mvflows.jobs.voltage import voltage
 from mvflows.keys import KeyedMaker
 from mvflows.structures import metal_reference
-from mvflows.structures.catalog import Host, host_for
+from mvflows.structures.catalog import Host
+from mvflows.structures.files import read_structure
 
 STAGES = ("relax", "sites", "hops", "stability")
 
@@ -45,7 +47,7 @@ class PairMaker(KeyedMaker):
 
     name: str = "pair"
     relax_maker: Maker = field(default_factory=MvRelaxMaker)  # charged host and metal reference
-    sites: SpinelSitesMaker | InsertionSitesMaker = field(default_factory=SpinelSitesMaker)
+    sites: SpinelSitesMaker | InsertionSitesMaker | FileSitesMaker = field(default_factory=SpinelSitesMaker)
     hops: SpinelHopsMaker | MigrationGraphHopsMaker | None = field(default_factory=SpinelHopsMaker)
     stability: StabilityMaker | None = None
     max_abs_delta_e_site_ev: float | None = 1.0  # NEB only below this barrier lower bound
@@ -139,12 +141,16 @@ class CampaignMaker(Maker):
     pair_maker: PairMaker | None = None  # default: the one the campaign's settings describe
 
     def make(self, campaign: Campaign) -> Flow:
-        pairs = self.pair_maker or pair_maker_for(campaign)
+        makers: dict[str, PairMaker] = {}
         metals: dict[str, Job] = {}
         phase_cache: dict[str, Job] = {}
         flows: list[Flow | Job] = []
         for pair in campaign.pair_list():
-            host = host_for(pair.host, campaign.family)
+            host = campaign.host_of(pair)
+            kind = host_kind(host)
+            if kind not in makers:
+                makers[kind] = self.pair_maker or pair_maker_for(campaign, kind=kind)
+            pairs = makers[kind]
             if pair.intercalant not in metals:
                 metals[pair.intercalant] = pairs.metal_relax(pair.intercalant)
                 flows.append(metals[pair.intercalant])
@@ -158,39 +164,71 @@ class CampaignMaker(Maker):
                     host, pair.intercalant, campaign.x_of(pair), metal=metals[pair.intercalant], phases=phases
                 )
             )
+        if campaign.paths:
+            paths = path_maker_for(campaign)
+            flows += [
+                paths.make(p.key, read_structure(p.initial), read_structure(p.final)) for p in campaign.paths
+            ]
         return Flow(flows, name=f"{self.name} {campaign.name}")
+
+
+def host_kind(host: Host) -> str:
+    """Which stages a host needs: spinel sites and hop, a file's own sites, or a site search."""
+    if host.family == "spinel":
+        return "spinel"
+    return "file-sites" if host.discharged is not None else "search"
+
+
+def _hop_neb(campaign: Campaign, calc: Calculator, mirror_end: bool) -> HopNebMaker:
+    n = campaign.neb
+    return HopNebMaker(
+        endpoint_relax_maker=calc.relax_maker(relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps),
+        neb_maker=calc.neb_maker(fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer),
+        images=n.images,
+        idpp=n.idpp,
+        symmetric_tolerance_ev=n.symmetric_tolerance_ev,
+        mirror_end=mirror_end,
+    )
+
+
+def path_maker_for(campaign: Campaign, calculator: Calculator | None = None) -> PathNebMaker:
+    """NEBs between given endpoints with the campaign's NEB settings (the mirror where symmetric)."""
+    calc = calculator or calculator_for(campaign.calculator)
+    return PathNebMaker(
+        neb=_hop_neb(campaign, calc, mirror_end=True),
+        campaign=campaign.name,
+        settings_digest=campaign.settings_digest(),
+        calculator_label=calc.label,
+    )
 
 
 def pair_maker_for(
     campaign: Campaign,
     calculator: Calculator | None = None,
     stage_calculators: dict[str, Calculator] | None = None,
+    kind: str | None = None,
 ) -> PairMaker:
     """The pair maker a campaign's settings describe, every stage on ``calculator`` unless
-    ``stage_calculators`` names another for a stage (one of :data:`STAGES`)."""
+    ``stage_calculators`` names another for a stage (one of :data:`STAGES`).
+
+    ``kind`` (:func:`host_kind`) picks the sites and hops stages; by default the campaign
+    family's (spinel, or the site search of a shipped host).
+    """
     base = calculator or calculator_for(campaign.calculator)
     unknown = set(stage_calculators or {}) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}; stages are {', '.join(STAGES)}")
     calc = {stage: (stage_calculators or {}).get(stage, base) for stage in STAGES}
     n, h, ins = campaign.neb, campaign.hops, campaign.insertion
-    spinel = campaign.family == "spinel"
+    kind = kind or ("spinel" if campaign.family == "spinel" else "search")
+    spinel = kind == "spinel"
+    limits = tuple(n.limits)
     hops = None
     if n.enabled:
-        neb = HopNebMaker(
-            endpoint_relax_maker=calc["hops"].relax_maker(
-                relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps
-            ),
-            neb_maker=calc["hops"].neb_maker(
-                fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer
-            ),
-            images=n.images,
-            idpp=n.idpp,
-            symmetric_tolerance_ev=n.symmetric_tolerance_ev,
-            mirror_end=spinel,  # spinel hops are symmetric by construction; host hops relax both ends
-        )
+        # spinel hops are symmetric by construction; host hops relax both ends
+        neb = _hop_neb(campaign, calc["hops"], mirror_end=spinel)
         hops = (
-            SpinelHopsMaker(neb=neb, supercell=tuple(n.supercell))
+            SpinelHopsMaker(neb=neb, supercell=tuple(n.supercell), limits=limits)
             if spinel
             else MigrationGraphHopsMaker(
                 neb=neb,
@@ -200,16 +238,18 @@ def pair_maker_for(
                 min_supercell_length_a=h.min_supercell_length_a,
                 min_supercell_atoms=h.min_supercell_atoms,
                 max_supercell_atoms=h.max_supercell_atoms,
+                limits=limits,
             )
         )
     sites_relax = calc["sites"].relax_maker()
-    sites = (
-        SpinelSitesMaker(relax_maker=sites_relax)
-        if spinel
-        else InsertionSitesMaker(
+    if kind == "spinel":
+        sites = SpinelSitesMaker(relax_maker=sites_relax)
+    elif kind == "file-sites":
+        sites = FileSitesMaker(relax_maker=sites_relax)
+    else:
+        sites = InsertionSitesMaker(
             relax_maker=sites_relax, max_candidates=ins.max_candidates, min_distance_a=ins.min_distance_a
         )
-    )
     stability = None
     if campaign.stability.enabled:
         stability = StabilityMaker(
@@ -240,6 +280,6 @@ def _user_entries(campaign: Campaign) -> list[dict] | None:
 
 
 def result_job_uuids(flow: Flow) -> set[str]:
-    """uuids of the pair-result jobs of a campaign Flow (the ids of the results it writes)."""
-    raw = getattr(pair_result, "original", pair_result)
-    return {job.uuid for job, _ in flow.iterflow() if getattr(job.function, "original", job.function) is raw}
+    """uuids of the result jobs of a campaign Flow, pairs and paths (the ids of the results it writes)."""
+    raw = {getattr(f, "original", f) for f in (pair_result, path_result)}
+    return {job.uuid for job, _ in flow.iterflow() if getattr(job.function, "original", job.function) in raw}

@@ -66,12 +66,15 @@ def distinct_hops(
     max_length: float = 5.0,
     chain_metal: str | None = None,
     min_length: float = 0.0,
+    full: Structure | None = None,
 ) -> list[DistinctHop]:
     """Symmetry-distinct hops between equivalent insertion sites, shortest first.
 
-    Hops shorter than ``min_length`` (split sites of one cavity) are left out.
+    Hops shorter than ``min_length`` (split sites of one cavity) are left out. ``full`` is
+    the structure with every site occupied when it is known (the fully discharged cell
+    of the vacancy limit); otherwise the site is spread over ``host`` by its symmetry.
     """
-    full = sites_structure(host, intercalant, site_frac)
+    full = full if full is not None else sites_structure(host, intercalant, site_frac)
     graph = MigrationGraph.with_distance(full, intercalant, max_distance=max_length)
     axis = chain_axis(host, chain_metal) if chain_metal else None
     hops = []
@@ -96,14 +99,20 @@ def _kind(hop: MigrationHop, axis: np.ndarray | None, index: int) -> str:
 
 
 def percolating_barrier(
-    host: Structure, intercalant: str, site_frac: list[float], max_length: float, barriers: dict[int, float]
+    host: Structure,
+    intercalant: str,
+    site_frac: list[float] | None,
+    max_length: float,
+    barriers: dict[int, float],
+    full: Structure | None = None,
 ) -> float | None:
     """Lowest barrier at which hops with known barriers connect a site to its periodic image.
 
     ``barriers`` maps MigrationGraph hop labels to barriers (eV); hops without one are
-    left out. Uses MigrationGraph.get_path, which yields only percolating paths.
+    left out. Uses MigrationGraph.get_path, which yields only percolating paths. ``full``
+    as for :func:`distinct_hops`.
     """
-    full = sites_structure(host, intercalant, site_frac)
+    full = full if full is not None else sites_structure(host, intercalant, site_frac)
     graph = MigrationGraph.with_distance(full, intercalant, max_distance=max_length)
     for label in graph.unique_hops:
         value = barriers.get(label, np.inf)  # hops without a computed barrier never connect

@@ -108,6 +108,64 @@ def spinel_hop(
     )
 
 
+def spinel_vacancy_hop(
+    discharged: Structure, intercalant: str, stable_site: str, supercell: tuple[int, int, int] = (2, 2, 2)
+) -> Hop:
+    """The vacancy-limit hop: one vacancy in the fully discharged supercell, a neighbour hops into it.
+
+    ``discharged`` is the relaxed AB2X4 cell with A on its stable sites (the sites stage's
+    full-discharge cell). The ion nearest the supercell's centre moves through the nearest
+    void of the other type to the occupied site beyond it, which is left empty: the
+    endpoints differ only by which of the two sites is vacant, so the hop is symmetric in a
+    normal spinel (the 16c void between two 8a sites is an inversion centre).
+    """
+    cell = discharged.copy()
+    cell.make_supercell(list(supercell))
+    ions = [i for i, site in enumerate(cell) if site.specie.symbol == intercalant]
+    if len(ions) < 2:
+        raise ValueError(f"a vacancy hop needs two {intercalant} ions in the supercell, found {len(ions)}")
+    other = _OTHER[stable_site]
+    centre = cell.lattice.get_cartesian_coords([0.5, 0.5, 0.5])
+    first = min(ions, key=lambda i: np.linalg.norm(_min_image(cell, cell[i].coords - centre)))
+    start = centre + _min_image(cell, cell[first].coords - centre)
+    voids = _supercell_sites(TET_SITES if other == "tet" else OCT_SITES, supercell)
+    best = None
+    for frac in voids:
+        via = start + _min_image(cell, cell.lattice.get_cartesian_coords(frac) - start)
+        leg = np.linalg.norm(via - start)
+        if leg > 3.5:  # voids next to the ion only (A-void distances in spinels are 1.8-2.5 Å)
+            continue
+        via = _refine(cell, via, other)
+        for j in ions:
+            if j == first:
+                continue
+            end = via + _min_image(cell, cell[j].coords - via)
+            # the far site must be reached through the void, not past it: both legs of similar length
+            legs = (np.linalg.norm(via - start), np.linalg.norm(end - via))
+            if abs(legs[0] - legs[1]) > 0.5 or np.linalg.norm(end - start) < 1.0:
+                continue
+            length = sum(legs)
+            if best is None or length < best[0] - 1e-6:
+                best = (length, via, j, end)
+    if best is None:
+        raise ValueError(f"no occupied {stable_site} site next to a {other} void of the discharged supercell")
+    length, via, last, end = best
+    framework = cell.copy()
+    framework.remove_sites([first, last])
+    structures = []
+    for pos in (start, end):
+        s = framework.copy()
+        s.append(intercalant, pos, coords_are_cartesian=True)
+        structures.append(s)
+    return Hop(
+        start=structures[0],
+        end=structures[1],
+        via=[float(v) for v in via],
+        kind=f"{stable_site}-{other}-{stable_site} (vacancy)",
+        length=float(length),
+    )
+
+
 def hop_images(
     start: Structure,
     end: Structure,

@@ -95,6 +95,11 @@ class NebSummary(BaseModel):
     percolating_barrier_ev: float | None = Field(
         None, description="lowest barrier at which the computed hops percolate through the crystal"
     )
+    # not dict[str, NebSummary]: jobflow reads output schemas without following $ref, and
+    # a recursive model has nothing but a $ref at its top
+    limits: dict[str, LimitResult] | None = Field(
+        None, description="each migration limit computed (dilute, vacancy); the top level is the first"
+    )
 
 
 class HopBarrier(BaseModel):
@@ -108,6 +113,21 @@ class HopBarrier(BaseModel):
     path_distance_a: list[float] | None = None
     converged: bool | None = None
     failure_reasons: list[str] = Field(default_factory=list)
+
+
+class LimitResult(BaseModel):
+    """The barrier of one migration limit of a pair (dilute: one ion in the empty host;
+    vacancy: one vacancy in the full one)."""
+
+    barrier_ev: float | None = None
+    neb_energies_ev: list[float] | None = None
+    path_distance_a: list[float] | None = None
+    hop: str | None = None
+    hop_length_a: float | None = None
+    converged: bool | None = None
+    failure_reasons: list[str] = Field(default_factory=list)
+    hops: list[HopBarrier] | None = None
+    percolating_barrier_ev: float | None = None
 
 
 class VoltageStep(BaseModel):
@@ -188,6 +208,9 @@ class PairResult(BaseModel):
     )
     hops: list[HopBarrier] | None = None
     percolating_barrier_ev: float | None = None
+    limits: dict[str, LimitResult] | None = Field(
+        None, description="every migration limit computed, by name; barrier_ev is the first of neb.limits"
+    )
     e_hull_charged_ev_atom: float | None = None
     e_hull_discharged_ev_atom: float | None = None
     fake_vasp: bool = Field(False, description="computed by fake VASP (a dry run): not a DFT result")

@@ -13,9 +13,9 @@ GOOD = "name: x\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
     [
         ("name: x\nhosts: [Cr2S4]\nintercalants: [Qq]\n", None, "unknown element 'Qq'"),
         (
-            "name: x\nhosts: [Sc2S4]\nintercalants: [Mg]\n",
+            "name: x\nhosts: [Zn2S4]\nintercalants: [Mg]\n",
             None,
-            "'Sc' in 'Sc2S4' is not a supported spinel redox metal",
+            "MgZn2S4 cannot balance its charge: Zn would need +3 (its oxidation states: +1, +2)",
         ),
         ("name: x\nhosts: [Cr2S4\n", None, "malformed YAML"),
         (GOOD, "mongodb://127.0.0.1:1/mvflows", "cannot reach store 127.0.0.1:1/mvflows"),
@@ -30,8 +30,8 @@ GOOD = "name: x\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
             None,
             "screen.max_abs_delta_e_sites_ev: unknown key",
         ),
-        ("name: x\npairs: [{host: Cr2S4, intercalant: Li}]\n", None, "'Li' is not a supported intercalant"),
-        ("name: x\nhosts: [Cr2O4]\nintercalants: [Mg]\n", None, "not a B2S4 spinel framework"),
+        ("name: x\npairs: [{host: Cr2S4, intercalant: K}]\n", None, "'K' is not a supported intercalant"),
+        ("name: x\nhosts: [Cr2Cl4]\nintercalants: [Mg]\n", None, "not a B2X4 spinel framework"),
         ("name: x\n", None, "the campaign has no pairs"),
         (GOOD + "neb: {images: -3}\n", None, "neb.images: Input should be greater than or equal to 1"),
         (GOOD, "FILE", "cannot reach store"),

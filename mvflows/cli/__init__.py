@@ -6,11 +6,12 @@ import os
 
 import typer
 
-from mvflows.cli import cluster, results, run
+from mvflows.cli import cluster, neb, results, run
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Screen multivalent-battery cathodes.")
 run.register(app)
 results.register(app)
+neb.register(app)
 cluster.register(app)
 
 

@@ -87,10 +87,7 @@ def run(
     continues where it stopped; --fresh recomputes. Exit code: 0 when every pair is
     successful, 1 when some are partial or failed (the table says why), 2 for bad input.
     """
-    from mvflows.calculators import calculator_for
     from mvflows.campaign import CampaignError, load_campaign
-    from mvflows.models import load_model_or_fail
-    from mvflows.store import StoreError, job_store, resolve_uri
 
     overrides = {"calculator.model": model} if model else {}
     if calculator:
@@ -99,6 +96,27 @@ def run(
         camp = load_campaign(campaign, overrides)
     except CampaignError as exc:
         fail(str(exc))
+    mode = "quiet" if quiet or not progress or os.environ.get("MVFLOWS_NO_PROGRESS") == "1" else "auto"
+    if not run_campaign(camp, store, work_dir, mode, fresh, jobs):
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def run_campaign(
+    camp,
+    store: str | None,
+    work_dir: Path | None,
+    mode: str,
+    fresh: bool,
+    jobs: int | None,
+) -> bool:
+    """Run a loaded campaign (or one built by ``mvflows neb``) and print its table.
+
+    True when every pair and path has a successful result.
+    """
+    from mvflows.calculators import calculator_for
+    from mvflows.models import load_model_or_fail
+    from mvflows.store import StoreError, job_store, resolve_uri
+
     slots = _job_slots(jobs, camp.calculator.kind)
     try:
         uri = resolve_uri(store)
@@ -122,8 +140,9 @@ def run(
 
     flow = CampaignMaker().make(camp)
     pairs = camp.pair_list()
+    counted = f"{len(pairs)} pairs" + (f", {len(camp.paths)} paths" if camp.paths else "")
     err.print(
-        f"mvflows: campaign [bold]{camp.name}[/bold]: {len(pairs)} pairs, model {camp.calculator.model}, "
+        f"mvflows: campaign [bold]{camp.name}[/bold]: {counted}, model {camp.calculator.model}, "
         f"store {uri}, {slots} job{'s' if slots > 1 else ''} at once",
         highlight=False,
     )
@@ -137,7 +156,6 @@ def run(
         from mvflows.testing import FakeVaspSpec, fake_vasp
 
         runs_on = fake_vasp(FakeVaspSpec.from_campaign(camp))
-    mode = "quiet" if quiet or not progress or os.environ.get("MVFLOWS_NO_PROGRESS") == "1" else "auto"
     with runs_on:
         report = run_flow(flow, js, work_dir, fresh=fresh, reporter=reporter(mode, err, slots), jobs=slots)
     wall = time.perf_counter() - start
@@ -156,8 +174,10 @@ def run(
     for name, message in report.failed.items():
         err.print(f"failed job {name}: {message}", highlight=False, soft_wrap=True)
     ok = sum(d.get("state") == "successful" for d in docs)
+    expected = len(pairs) + len(camp.paths)
     err.print(
-        f"mvflows: {ok}/{len(pairs)} pairs successful; jobs: {report.ran} run, {report.reused} reused, "
+        f"mvflows: {ok}/{expected} {'results' if camp.paths else 'pairs'} successful; "
+        f"jobs: {report.ran} run, {report.reused} reused, "
         f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s",
         highlight=False,
         soft_wrap=True,
@@ -169,8 +189,7 @@ def run(
         highlight=False,
         soft_wrap=True,
     )
-    if ok != len(pairs):
-        raise typer.Exit(EXIT_INCOMPLETE)
+    return ok == expected
 
 
 def register(app: typer.Typer) -> None:

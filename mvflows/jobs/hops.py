@@ -22,22 +22,69 @@ from pymatgen.core import Structure
 from mvflows.hops import distinct_hops, percolating_barrier
 from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.keys import KeyedMaker, job
-from mvflows.neb_path import Hop, spinel_hop
-from mvflows.schemas import HopBarrier, NebSummary, SitesDocument
+from mvflows.neb_path import Hop, spinel_hop, spinel_vacancy_hop
+from mvflows.schemas import HopBarrier, LimitResult, NebSummary, SitesDocument
 from mvflows.structures.catalog import Host
+
+LIMITS = ("dilute", "vacancy")
+
+
+def _label(limit: str) -> str:
+    """Job names of a limit: the dilute limit keeps its plain names (one limit is the usual case)."""
+    return "" if limit == "dilute" else f" {limit}"
 
 
 @dataclass
 class SpinelHopsMaker(KeyedMaker):
-    """The dilute-limit hop of one ion in a ``supercell`` of the relaxed spinel host."""
+    """The hop of one ion in a ``supercell`` of the relaxed spinel, in each migration limit.
+
+    Dilute: one ion in the empty host. Vacancy: one vacancy in the fully discharged cell
+    (the sites stage's last cell), a neighbouring ion hopping into it; symmetric too.
+    """
 
     name: str = "spinel hop"
     neb: HopNebMaker = field(default_factory=HopNebMaker)
     supercell: tuple[int, int, int] = (2, 2, 2)
+    limits: tuple[str, ...] = ("dilute",)
 
     def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:  # noqa: ARG002
-        hop = spinel_hop(host_structure, intercalant, sites.stable_site, tuple(self.supercell))
-        return self.neb.make(hop)
+        flows = []
+        for limit in self.limits:
+            if limit == "dilute":
+                hop = spinel_hop(host_structure, intercalant, sites.stable_site, tuple(self.supercell))
+            else:
+                discharged = sites.discharge[-1].structure
+                hop = spinel_vacancy_hop(discharged, intercalant, sites.stable_site, tuple(self.supercell))
+            flows.append(self.neb.make(hop, label=_label(limit)))
+        return _by_limit(flows, self.limits, intercalant)
+
+
+def _by_limit(flows: list[Flow], limits: tuple[str, ...], intercalant: str) -> Flow:
+    """One limit: its flow as it is; several: a summary that keeps each limit under its name."""
+    if len(flows) == 1:
+        return flows[0]
+    collect = collect_limits([f.output for f in flows], list(limits))
+    collect.name = f"limits summary {intercalant}"
+    return Flow([*flows, collect], output=collect.output, name=f"NEB limits {intercalant}")
+
+
+@job(output_schema=NebSummary, config=JobConfig(on_missing_references=OnMissing.NONE))
+def collect_limits(summaries: list[NebSummary | None], limits: list[str]) -> NebSummary:
+    """The first limit's barrier as the pair's, every limit under its name, every failure said.
+
+    ``barrier_ev`` is the first limit the campaign lists (``neb.limits``; dilute by default).
+    """
+    kept: dict[str, LimitResult] = {}
+    failures: list[str] = []
+    for limit, summary in zip(limits, summaries, strict=True):
+        if summary is None:
+            failures.append(f"{limit} limit: NEB did not complete")
+            continue
+        kept[limit] = LimitResult(**summary.model_dump(include=set(LimitResult.model_fields)))
+        failures += [f"{limit} limit: {r}" for r in summary.failure_reasons]
+    first = next((s for lim, s in zip(limits, summaries, strict=True) if lim == limits[0]), None)
+    base = first.model_dump(exclude={"failure_reasons", "limits"}) if first is not None else {}
+    return NebSummary(**base, failure_reasons=failures, limits=kept)
 
 
 def _ion_last(structure: Structure, intercalant: str) -> Structure:
@@ -45,6 +92,26 @@ def _ion_last(structure: Structure, intercalant: str) -> Structure:
     idx = next(i for i, s in enumerate(structure) if s.specie.symbol == intercalant)
     sites = [s for i, s in enumerate(structure) if i != idx] + [structure[idx]]
     return Structure.from_sites(sites)
+
+
+def _mover_last(start: Structure, end: Structure, hop, intercalant: str) -> tuple[Structure, Structure]:
+    """Vacancy-mode endpoints in one atom order, the moving ion last.
+
+    pymatgen-analysis-diffusion removes the ion at the other end from each endpoint, so the
+    two lists differ by which ion is missing: the ion at the hop's start (in ``start``) and
+    at its end (in ``end``) go last, and the other atoms then match one to one.
+    """
+    out = []
+    for cell, site in ((start, hop.isite), (end, hop.esite)):
+        target = cell.lattice.get_fractional_coords(site.coords)
+        ions = [i for i, s in enumerate(cell) if s.specie.symbol == intercalant]
+        d = [
+            np.linalg.norm(_min_image(cell, cell.lattice.get_cartesian_coords(cell[i].frac_coords - target)))
+            for i in ions
+        ]
+        mover = ions[int(np.argmin(d))]
+        out.append(Structure.from_sites([s for i, s in enumerate(cell) if i != mover] + [cell[mover]]))
+    return out[0], out[1]
 
 
 def _min_image(s: Structure, vec: np.ndarray) -> np.ndarray:
@@ -66,31 +133,54 @@ class MigrationGraphHopsMaker(KeyedMaker):
     min_supercell_length_a: float = 8.0
     min_supercell_atoms: int = 20
     max_supercell_atoms: int = 120
+    limits: tuple[str, ...] = ("dilute",)
 
     def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:
+        shared: dict[str, Job] = {}  # hops that share an endpoint (same site, same supercell) share its relax
+        flows = [
+            self._limit(limit, host_structure, host, intercalant, sites, shared) for limit in self.limits
+        ]
+        return _by_limit(flows, self.limits, intercalant)
+
+    def _limit(
+        self,
+        limit: str,
+        host_structure: Structure,
+        host: Host,
+        intercalant: str,
+        sites: SitesDocument,
+        shared: dict[str, Job],
+    ) -> Flow:
+        """Dilute: the site spread over the empty host by its symmetry. Vacancy: the ions of the
+        fully discharged cell, one of them removed (pymatgen-analysis-diffusion's vacancy mode)."""
+        vacancy = limit == "vacancy"
         site_frac = sites.site_frac_coords
+        full = sites.discharge[-1].structure if vacancy else None
         found = distinct_hops(
-            host_structure,
+            full if vacancy else host_structure,
             intercalant,
             site_frac,
             self.max_hop_length_a,
             host.chain_metal,
             self.min_hop_length_a,
+            full=full,
         )
         # the shortest hop of every kind first (VS4: along the chains and between S2 groups), then the rest
         rank = {id(h): sum(g.kind == h.kind for g in found[:i]) for i, h in enumerate(found)}
         hops = sorted(found, key=lambda h: (rank[id(h)], h.length_a))[: self.max_hops]
         flows: list[Flow] = []
         summaries, notes = [], []
-        shared: dict[str, Job] = {}  # hops that share an endpoint (same site, same supercell) share its relax
         for h in hops:
             start, end, _base = h.hop.get_sc_structures(
-                vac_mode=False,
+                vac_mode=vacancy,
                 min_atoms=self.min_supercell_atoms,
                 max_atoms=self.max_supercell_atoms,
                 min_length=self.min_supercell_length_a,
             )
-            start, end = _ion_last(start, intercalant), _ion_last(end, intercalant)
+            if vacancy:
+                start, end = _mover_last(start, end, h.hop, intercalant)
+            else:
+                start, end = _ion_last(start, intercalant), _ion_last(end, intercalant)
             # the hop's own vector, not the minimum image: in a small supercell these differ
             vec = h.hop.esite.coords - h.hop.isite.coords
             mid = start.cart_coords[-1] + vec / 2
@@ -107,10 +197,12 @@ class MigrationGraphHopsMaker(KeyedMaker):
                 summaries.append(None)
                 continue
             notes.append(None)
-            hop = Hop(start, end, [float(v) for v in mid], f"{h.kind} (label {h.label})", h.length_a)
-            neb = self.neb.make(hop, label=f" {h.kind}", shared=shared)
+            kind = f"{h.kind} (label {h.label})" + (" (vacancy)" if vacancy else "")
+            hop = Hop(start, end, [float(v) for v in mid], kind, h.length_a)
+            neb = self.neb.make(hop, label=f" {h.kind}{_label(limit)}", shared=shared)
             flows.append(neb)
             summaries.append(neb.output)
+        extra = {"full": full} if vacancy else {}  # the dilute limit's job keeps its arguments (and key)
         collect = collect_hops(
             summaries,
             [h.kind for h in hops],
@@ -121,9 +213,12 @@ class MigrationGraphHopsMaker(KeyedMaker):
             site_frac,
             self.max_hop_length_a,
             notes,
+            **extra,
         )
-        collect.name = f"hops summary {intercalant}"
-        return Flow([*flows, collect], output=collect.output, name=f"{self.name} {intercalant}")
+        collect.name = f"hops summary {intercalant}{_label(limit)}"
+        return Flow(
+            [*flows, collect], output=collect.output, name=f"{self.name} {intercalant}{_label(limit)}"
+        )
 
 
 @job(output_schema=NebSummary, config=JobConfig(on_missing_references=OnMissing.NONE))
@@ -137,6 +232,7 @@ def collect_hops(
     site_frac: list[float],
     max_hop_length: float,
     notes: list[str | None] | None = None,
+    full: Structure | None = None,
 ) -> NebSummary:
     """Every hop's barrier, and the lowest one at which the computed hops percolate."""
     if not kinds:
@@ -166,7 +262,9 @@ def collect_hops(
         )
         failures += [f"{kind} hop: {r}" for r in summary.failure_reasons]
     known = {h.label: h.barrier_ev for h in hops if h.barrier_ev is not None}
-    perc = percolating_barrier(host, intercalant, site_frac, max_hop_length, known) if known else None
+    perc = (
+        percolating_barrier(host, intercalant, site_frac, max_hop_length, known, full=full) if known else None
+    )
     best = None
     if perc is not None:
         best = min(

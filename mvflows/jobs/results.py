@@ -5,7 +5,13 @@ from __future__ import annotations
 from jobflow import CURRENT_JOB, JobConfig, OnMissing
 
 from mvflows.keys import job
-from mvflows.schemas import NebSummary, PairResult, SitesDocument, StabilityDocument, VoltageDocument
+from mvflows.schemas import (
+    NebSummary,
+    PairResult,
+    SitesDocument,
+    StabilityDocument,
+    VoltageDocument,
+)
 from mvflows.store import RESULTS_STORE_NAME, publish_result
 from mvflows.structures.catalog import Host
 
@@ -72,11 +78,59 @@ def pair_result(
         voltage_profile=volt.profile if volt else None,
         hops=neb.hops if neb else None,
         percolating_barrier_ev=neb.percolating_barrier_ev if neb else None,
+        limits=neb.limits if neb else None,
         e_hull_charged_ev_atom=stability.e_hull_charged_ev_atom if stability else None,
         e_hull_discharged_ev_atom=stability.e_hull_discharged_ev_atom if stability else None,
         state=state,
         failure_reasons=failures,
         job_uuids={**job_uuids, "pair_result": own},
+    )
+    store = CURRENT_JOB.store
+    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
+        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
+    return result
+
+
+@job(output_schema=PairResult, config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
+def path_result(
+    campaign: str,
+    settings_digest: str,
+    name: str,
+    intercalant: str,
+    framework: str,
+    formula: str,
+    calculator: str,
+    neb: NebSummary | None,
+    job_uuids: dict[str, str | None],
+) -> PairResult:
+    """The result of an NEB between given endpoints: a pair result with only the barrier.
+
+    ``host`` is the path's name, so results, plots and reports list paths beside pairs.
+    """
+    failures = ["NEB did not complete"] if neb is None else list(neb.failure_reasons)
+    barrier = neb.barrier_ev if neb is not None else None
+    state = "failed" if barrier is None else ("partial" if failures else "successful")
+    own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
+    result = PairResult(
+        result_id=own,
+        campaign=campaign,
+        settings_digest=settings_digest,
+        host=name,
+        intercalant=intercalant,
+        formula_discharged=formula,
+        barrier_ev=barrier,
+        neb_energies_ev=neb.neb_energies_ev if neb else None,
+        neb_path_distance_a=neb.path_distance_a if neb else None,
+        calculator=calculator,
+        redox_metal=None,
+        stable_site=f"path in {framework}",
+        state=state,
+        failure_reasons=failures,
+        job_uuids={
+            **job_uuids,
+            **({"neb": neb.neb_job_uuid} if neb and neb.neb_job_uuid else {}),
+            "pair_result": own,
+        },
     )
     store = CURRENT_JOB.store
     if store is not None and RESULTS_STORE_NAME in store.additional_stores:

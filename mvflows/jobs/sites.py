@@ -77,9 +77,10 @@ class SpinelSitesMaker(KeyedMaker):
     def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:  # noqa: ARG002
         """``charged`` and ``x_max`` serve stepwise insertion; spinels start from their own cells at x = 1."""
         label = f"{intercalant}{host.name}"
-        tet = self.relax_maker.make(tetrahedral_spinel(intercalant, host.redox_metal))
+        anion = host.anion or "S"
+        tet = self.relax_maker.make(tetrahedral_spinel(intercalant, host.redox_metal, anion=anion))
         tet.append_name(f" {label} tet")
-        octa = self.relax_maker.make(octahedral_spinel(intercalant, host.redox_metal))
+        octa = self.relax_maker.make(octahedral_spinel(intercalant, host.redox_metal, anion=anion))
         octa.append_name(f" {label} oct")
         site = site_energy(
             intercalant,
@@ -230,3 +231,41 @@ class InsertionSitesMaker(KeyedMaker):
         site.name = f"site search {intercalant} in {host.name}"
         insert.metadata["step"], site.metadata["step"] = "insertion", "site_energy"
         return Flow([insert, site], output=site.output, name=f"sites {intercalant} in {host.name}")
+
+
+# ------------------------------------------------------------------ sites a file gives
+
+
+@job(output_schema=SitesDocument)
+def file_sites(intercalant: str, host: Host, structure: Structure, energy: float) -> SitesDocument:
+    """The file's ion sites, relaxed with the pair's intercalant on them: the discharged cell.
+
+    The dilute site for the hops is the first ion of the file, in the charged host's cell.
+    """
+    ions = [s for s in structure if s.specie.symbol == intercalant]
+    units = host.formula_units(structure.composition, intercalant)
+    first = next(s for s in host.discharged_with(intercalant) if s.specie.symbol == intercalant)
+    return SitesDocument(
+        stable_site=f"the file's {len(ions)} {intercalant} site{'s' if len(ions) > 1 else ''}",
+        site_frac_coords=[float(v) for v in np.asarray(first.frac_coords) % 1.0],
+        discharge=[
+            DischargeStep(n_ions=len(ions), x=len(ions) / units, energy_ev=energy, structure=structure)
+        ],
+    )
+
+
+@dataclass
+class FileSitesMaker(KeyedMaker):
+    """A discharged structure file's own sites: the cell is relaxed with the pair's ion on them."""
+
+    name: str = "file sites"
+    relax_maker: Maker = field(default_factory=MvRelaxMaker)
+
+    def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:  # noqa: ARG002
+        """``charged`` and ``x_max`` serve the other sites stages: the file fixes the sites and x."""
+        relax = self.relax_maker.make(host.discharged_with(intercalant))
+        relax.append_name(f" {intercalant} in {host.name} (file sites)")
+        site = file_sites(intercalant, host, relax.output.structure, relax.output.output.energy)
+        site.name = f"site energy {intercalant} in {host.name}"
+        relax.metadata["step"], site.metadata["step"] = "relax_discharged", "site_energy"
+        return Flow([relax, site], output=site.output, name=f"sites {intercalant} in {host.name}")

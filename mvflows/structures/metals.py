@@ -11,14 +11,20 @@ METAL_REFERENCES = {
     "Zn": ("hcp", 2.665, 4.947),
     "Y": ("hcp", 3.647, 5.731),
     "Al": ("fcc", 4.050, None),
+    "Li": ("bcc", 3.510, None),  # the monovalent comparison (z = 1)
+    "Na": ("bcc", 4.291, None),
 }
 
 
 def metal_reference(symbol: str) -> Structure:
-    """Primitive cell of the reference metal (Mg hcp, Ca fcc, Zn hcp, Y hcp, Al fcc)."""
+    """Primitive cell of the reference metal (Mg hcp, Ca fcc, Zn hcp, Y hcp, Al fcc, Li and Na bcc)."""
     if symbol not in METAL_REFERENCES:
         raise ValueError(f"no metal reference for {symbol!r} (known: {', '.join(METAL_REFERENCES)})")
     prototype, a, c = METAL_REFERENCES[symbol]
+    if prototype == "bcc":
+        return Structure(
+            Lattice.cubic(a), [symbol, symbol], [[0, 0, 0], [0.5, 0.5, 0.5]]
+        ).get_primitive_structure()
     if prototype == "fcc":
         return Structure(
             Lattice.from_parameters(a / 2**0.5, a / 2**0.5, a / 2**0.5, 60, 60, 60), [symbol], [[0, 0, 0]]
