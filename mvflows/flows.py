@@ -172,7 +172,7 @@ def pair_maker_for(
     unknown = set(stage_calculators or {}) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}; stages are {', '.join(STAGES)}")
-    calc = {stage: (stage_calculators or {}).get(stage, base) for stage in STAGES}
+    calc = {stage: _for_campaign((stage_calculators or {}).get(stage, base), campaign) for stage in STAGES}
     n, h, ins = campaign.neb, campaign.hops, campaign.insertion
     spinel = campaign.family == "spinel"
     hops = None
@@ -229,6 +229,12 @@ def pair_maker_for(
         settings_digest=campaign.settings_digest(),
         calculator_label=base.label,
     )
+
+
+def _for_campaign(calculator: Calculator, campaign: Campaign) -> Calculator:
+    """The calculator for this campaign's jobs (fake VASP: with what the campaign demands of them)."""
+    adapt = getattr(calculator, "for_campaign", None)
+    return adapt(campaign) if adapt is not None else calculator
 
 
 def _user_entries(campaign: Campaign) -> list[dict] | None:
