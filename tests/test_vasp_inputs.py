@@ -318,3 +318,19 @@ def test_executable_needs_the_campaigns_spec(tmp_path, calc, spec):
     d = _write(tmp_path, maker, charged_spinel("Cr"), "relax", False)  # a marker without fake_spec
     assert fake_vasp_main(["--dir", str(d)]) == 2
     assert "no fake_spec" in json.loads((d / ERROR_FILE).read_text())["message"]
+
+
+def test_run_without_the_fake_vasp_command_fails_early(tmp_path):
+    """`mvflows run` checks fake.vasp_cmd before it loads a model or computes anything."""
+    config = tmp_path / "vasp.yaml"
+    config.write_text(yaml.safe_dump({"fake": {"vasp_cmd": "no-such-fake-vasp --fail neb"}}))
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(
+        "name: c\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
+        f"calculator: {{kind: fake-vasp, vasp_config: {config}}}\n"
+    )
+    out = _mvflows("run", str(campaign), "--store", str(tmp_path / "s"), "--no-progress")
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert out.returncode == 2 and len(errors) == 1, out.stderr
+    assert "'no-such-fake-vasp --fail neb' not found" in errors[0]
+    assert not (tmp_path / "s" / "work").exists()
