@@ -286,21 +286,28 @@ class Campaign(_Strict):
         """Short hash of every setting that changes what the campaign computes.
 
         Stored with each pair result, so stored versions of one campaign can be told
-        apart; files the settings name (entries, VASP settings) enter by their content.
+        apart; files the settings name enter by their content: the entries file byte for
+        byte, the VASP settings as read (comments, and how fake VASP is launched or told to
+        fail, change no result).
         """
         import contextlib
         import hashlib
         import json
 
+        from mvflows.vasp.settings import load_vasp_settings
+
         data = self.model_dump(
             mode="json",
             include={"family", "calculator", "screen", "neb", "insertion", "hops", "stability", "x_max"},
         )
-        for section, key in (("stability", "entries_file"), ("calculator", "vasp_config")):
-            path = data[section].get(key)
-            if path:
-                with contextlib.suppress(OSError):  # reported where the file is read
-                    data[section][key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        path = data["stability"].get("entries_file")
+        if path:
+            with contextlib.suppress(OSError):  # reported where the file is read
+                data["stability"]["entries_file"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        path = data["calculator"].get("vasp_config")
+        if path:
+            with contextlib.suppress(ValueError):  # reported where the file is read
+                data["calculator"]["vasp_config"] = load_vasp_settings(path).model_dump(mode="json")
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

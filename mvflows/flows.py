@@ -193,7 +193,7 @@ def _hop_neb(campaign: Campaign, calc: Calculator, mirror_end: bool) -> HopNebMa
 
 def path_maker_for(campaign: Campaign, calculator: Calculator | None = None) -> PathNebMaker:
     """NEBs between given endpoints with the campaign's NEB settings (the mirror where symmetric)."""
-    calc = calculator or calculator_for(campaign.calculator)
+    calc = _for_campaign(calculator or calculator_for(campaign.calculator), campaign)
     return PathNebMaker(
         neb=_hop_neb(campaign, calc, mirror_end=True),
         campaign=campaign.name,
@@ -218,7 +218,7 @@ def pair_maker_for(
     unknown = set(stage_calculators or {}) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}; stages are {', '.join(STAGES)}")
-    calc = {stage: (stage_calculators or {}).get(stage, base) for stage in STAGES}
+    calc = {stage: _for_campaign((stage_calculators or {}).get(stage, base), campaign) for stage in STAGES}
     n, h, ins = campaign.neb, campaign.hops, campaign.insertion
     kind = kind or ("spinel" if campaign.family == "spinel" else "search")
     spinel = kind == "spinel"
@@ -269,6 +269,12 @@ def pair_maker_for(
         settings_digest=campaign.settings_digest(),
         calculator_label=base.label,
     )
+
+
+def _for_campaign(calculator: Calculator, campaign: Campaign) -> Calculator:
+    """The calculator for this campaign's jobs (fake VASP: with what the campaign demands of them)."""
+    adapt = getattr(calculator, "for_campaign", None)
+    return adapt(campaign) if adapt is not None else calculator
 
 
 def _user_entries(campaign: Campaign) -> list[dict] | None:

@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -50,6 +51,26 @@ def mvflows_cli(*args, cwd=None, timeout=600, env=None):
         timeout=timeout,
         env=env,
     )
+
+
+FAKE_VASP_EXE = "mvflows-fake-vasp"
+
+
+def fake_vasp_cmd() -> str:
+    """The VASP command of the tests' fake VASP jobs: the console script, as CI installs it.
+
+    CI runs ``pip install -e .[test]``, so ``mvflows-fake-vasp`` is next to the Python
+    that runs the tests. Where mvflows is not installed with its scripts (a venv shared
+    with another checkout), the same program runs as ``python -m mvflows.testing.fake_vasp_exe``:
+    an explicit fallback, said on stderr, refused when ``$CI`` is set.
+    """
+    here = os.path.dirname(sys.executable)
+    if shutil.which(FAKE_VASP_EXE) or shutil.which(FAKE_VASP_EXE, path=here):
+        return FAKE_VASP_EXE
+    if os.environ.get("CI"):
+        pytest.fail(f"{FAKE_VASP_EXE} is not installed: CI installs mvflows with `pip install -e .[test]`")
+    print(f"note: {FAKE_VASP_EXE} not installed here; fake VASP runs as python -m", file=sys.stderr)
+    return f"{sys.executable} -m mvflows.testing.fake_vasp_exe"
 
 
 def invoke(*args):

@@ -1,16 +1,20 @@
 """The cluster path: jobflow-remote project, submit, status, rerun, results over the wire.
 
-The fast tests need no services. The end-to-end test runs a real one-node SLURM and a
+The fast tests need no services. The end-to-end tests run a real one-node SLURM and a
 MongoDB wire-protocol server (``tests/cluster_services.py``): smoke.yaml is submitted,
 the jobflow-remote runner sends every job through ``sbatch``, one running job is killed
 with ``scancel`` and brought back with ``mvflows rerun``, and the pair results are read
-back with ``mvflows results --store mongodb://...``.
+back with ``mvflows results --store mongodb://...``; then one pair on fake VASP goes the
+production path, SLURM -> atomate2's ``run_vasp`` -> custodian -> ``mvflows-fake-vasp``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, WORKFLOWS
+from conftest import ROOT, WORKFLOWS, fake_vasp_cmd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster_services
@@ -332,3 +336,107 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
         "pairs": {f"{d['intercalant']}{d['host']}": d["state"] for d in cli_docs},
     }
     print("cluster e2e:", json.dumps(report))  # pytest -s shows it
+
+
+@contextlib.contextmanager
+def _jf_runner(project: str, env: dict, cwd: Path):
+    """A jobflow-remote runner for ``project`` in its own session; stopped, and its SLURM jobs
+    cancelled, on the way out."""
+    from mvflows.cluster import job_controller
+
+    log = open(cwd / f"runner-{project}.log", "w")  # noqa: SIM115
+    runner = subprocess.Popen(
+        [str(BIN / "jf"), "-p", project, "runner", "run", "--log-level", "warn"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        yield runner
+    finally:
+        runner.terminate()
+        try:
+            runner.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait(30)
+        log.close()
+        infos = job_controller(project).get_jobs_info()
+        leftover = [str(i.remote.process_id) for i in infos if i.state.name in ("SUBMITTED", "RUNNING")]
+        if leftover:  # only this project's SLURM jobs
+            subprocess.run(["scancel", *leftover], check=False)
+
+
+FAKE_VASP_PAIR = """
+name: fake-vasp-cluster
+pairs: [{{host: Cr2S4, intercalant: Mg}}]
+calculator:
+  kind: fake-vasp
+  model: SevenNet
+  vasp_config: {config}
+  relax: {{fmax: 0.1, steps: 30}}
+neb: {{enabled: false}}   # relaxes, sites and voltage: the VASP jobs, on few SLURM jobs
+"""
+
+
+@pytest.mark.slow
+def test_fake_vasp_pair_through_slurm_custodian_and_the_executable(services, tmp_path):
+    """One light pair on fake VASP: every VASP job a SLURM job running atomate2's run_vasp, whose
+    custodian launches mvflows-fake-vasp; the result read back from MongoDB."""
+    from mvflows.cluster import job_controller
+
+    env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "projects"), "JFREMOTE_PROJECT": "fakev"}
+    os.environ.update({k: env[k] for k in ("JFREMOTE_PROJECTS_FOLDER", "JFREMOTE_PROJECT")})
+    uri = f"{services.uri}/mvflows_fake_vasp"
+    init = mvflows("cluster", "init", "fakev", "--mongo", uri, "--work-dir", str(tmp_path / "jobs"), env=env)
+    assert init.returncode == 0, init.stderr
+    project_file = tmp_path / "projects" / "fakev.yaml"
+    project = yaml.safe_load(project_file.read_text())
+    project["runner"].update(delay_checkout=1, delay_check_run_status=1, delay_advance_status=1)
+    project_file.write_text(yaml.safe_dump(project))
+    # a few surrogate steps; no static after each relax (fewer SLURM jobs, the same path)
+    cmd = fake_vasp_cmd()
+    config = {"static_after_relax": False, "fake": {"max_ionic_steps": 4, "vasp_cmd": cmd}}
+    (tmp_path / "vasp.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "pair.yaml").write_text(FAKE_VASP_PAIR.format(config=tmp_path / "vasp.yaml"))
+
+    t_submit = time.time()
+    sub = mvflows("submit", str(tmp_path / "pair.yaml"), "--project", "fakev", env=env)
+    assert sub.returncode == 0, sub.stderr
+    jc = job_controller("fakev")
+    with _jf_runner("fakev", env, tmp_path):
+
+        def all_done():
+            infos = jc.get_jobs_info()
+            states = {i.state.name for i in infos}
+            assert not states & {"FAILED", "REMOTE_ERROR"}, [(i.name, i.state.name, i.error) for i in infos]
+            return states == {"COMPLETED"} and infos
+
+        infos = _wait(all_done, E2E_TIMEOUT_S, "every fake VASP job COMPLETED")
+    wall = time.time() - t_submit
+
+    res = mvflows("results", "--store", uri, "--format", "json", env=env)
+    assert res.returncode == 0, res.stderr
+    (doc,) = json.loads(res.stdout)
+    assert (doc["host"], doc["intercalant"], doc["state"]) == ("Cr2S4", "Mg", "successful"), doc
+    assert doc["calculator"] == "fake-vasp:PBE" and doc["fake_vasp"] is True
+    assert 0.0 < doc["voltage_v"] < 4.0 and doc["neb_skipped_reason"]
+
+    # every job a SLURM job, each finished in SLURM's log
+    slurm_ids = {str(i.remote.process_id) for i in infos}
+    assert len(slurm_ids) == len(infos) and "None" not in slurm_ids
+    finished = {j["JobId"]: j["JobState"] for j in cluster_services.finished_slurm_jobs()}
+    assert {finished.get(s) for s in slurm_ids} == {"COMPLETED"}
+    # the VASP jobs: custodian ran the fake executable in the SLURM job's folder
+    vasp_runs = []
+    for info in infos:
+        logs = list(Path(info.run_dir).glob("custodian.json*")) if info.run_dir else []
+        if logs:
+            with (gzip.open if logs[0].suffix == ".gz" else open)(logs[0], "rt") as fh:
+                vasp_runs.append((info.name, json.load(fh)[0]["job"]["vasp_cmd"]))
+    names = sorted(name for name, _ in vasp_runs)
+    assert len(vasp_runs) == 4, names  # Mg metal, Cr2S4, MgCr2S4 tet and oct
+    assert all(vasp_cmd == shlex.split(cmd) for _, vasp_cmd in vasp_runs), vasp_runs
+    print("fake VASP on SLURM:", json.dumps({"submit_to_done_s": round(wall), "jobs": len(infos)}))

@@ -124,6 +124,10 @@ def test_wheel_holds_the_package_data(wheel):
         assert f"mvflows/data/{data}" in names, data
     assert "mvflows/cli/__init__.py" in names and "mvflows/execution/scheduler.py" in names
     assert not any(n.startswith(("tests/", "configs/", "workflows/", "benchmarks/")) for n in names)
+    # the console scripts, fake VASP's among them (the VASP command of fake-vasp jobs)
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "mvflows-fake-vasp = mvflows.testing.fake_vasp_exe:main" in scripts
 
 
 def test_the_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):

@@ -81,6 +81,59 @@ def test_rerun_rebuilds_a_replaced_job_whose_sub_flow_had_failed(tmp_path, jobs)
 
 
 @job
+def absorb(flag: str) -> Response:
+    """Replaced by a crashing job and a tolerant one that absorbs the crash, as a NEB and its summary."""
+    inner = keyed(flaky(flag))
+    told = keyed(summary(inner.output))
+    return Response(replace=Flow([inner, told], output=told.output))
+
+
+@pytest.mark.parametrize("jobs", [1], ids=["in-process"])  # workers: tests/test_fake_vasp.py's NEB
+def test_rerun_retries_a_failed_job_whose_dependant_tolerated_it(tmp_path, jobs):
+    """The sub-flow's last output exists, but was computed without its input: a re-run runs both again."""
+    flag = tmp_path / "crash"
+    flag.touch()
+
+    def build() -> Flow:
+        g = keyed(absorb(str(flag)))
+        return Flow([g, keyed(summary(g.output))])
+
+    top = build().jobs[1]
+    store = JobStore(MemoryStore())
+    first = run_flow(build(), store, tmp_path / "w", jobs=jobs)
+    assert len(first.failed) == 1
+    assert store.query_one({"uuid": top.uuid})["output"] == {"value": {"value": None}}
+    flag.unlink()
+    second = run_flow(build(), store, tmp_path / "w", jobs=jobs)
+    assert second.failed == {} and second.reused == 0
+    assert store.query_one({"uuid": top.uuid}, sort={"index": -1})["output"] == {"value": {"value": 42}}
+    third = run_flow(build(), store, tmp_path / "w", jobs=jobs)
+    assert third.ran == 0 and third.reused == 2
+
+
+class VaspLikeError(Exception):
+    """Like custodian's errors: more than a message to __init__, so it does not unpickle."""
+
+    def __init__(self, message: str, raises: bool, handler: object) -> None:
+        super().__init__(message)
+        self.raises, self.handler = raises, handler
+
+
+@job
+def crash_like_custodian() -> int:
+    raise VaspLikeError("Validation failed: VasprunXMLValidator", True, None)
+
+
+def test_a_worker_job_error_that_does_not_unpickle_still_names_itself(tmp_path):
+    bad, fine = keyed(crash_like_custodian()), keyed(flaky(str(tmp_path / "no-flag")))
+    store = JobStore(MemoryStore())
+    report = run_flow(Flow([bad, fine]), store, tmp_path / "w", jobs=2)
+    assert report.ran == 1  # the pool survived: the other job ran
+    assert list(report.failed.values()) == ["VaspLikeError: Validation failed: VasprunXMLValidator"]
+    assert "VaspLikeError" in (tmp_path / "w" / "errors.log").read_text()  # with its traceback
+
+
+@job
 def stamp(seconds: float) -> dict:
     """Sleeps, and says in which process and when it ran."""
     t0 = time.time()

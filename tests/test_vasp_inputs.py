@@ -1,20 +1,24 @@
 """The VASP backend's input sets (the study's settings) and fake VASP's input checks."""
 
+import json
 import os
 from contextlib import chdir as cd
 
 import pytest
+import yaml
 from atomate2.vasp.files import write_vasp_input_set
-from conftest import WORKFLOWS
+from conftest import WORKFLOWS, fake_vasp_cmd
 from conftest import mvflows_cli as _mvflows
 from monty.serialization import dumpfn
 from pymatgen.io.vasp import Incar, Kpoints
 
 from mvflows.calculators import calculator_for
 from mvflows.campaign import load_campaign
-from mvflows.flows import pair_maker_for
+from mvflows.flows import CampaignMaker, pair_maker_for
 from mvflows.structures import charged_spinel, metal_reference, tetrahedral_spinel
 from mvflows.testing import FakeVaspInputError, FakeVaspSpec, check_inputs
+from mvflows.testing.fake_vasp import ERROR_FILE, FAIL_ENV, FakeVaspErrorHandler
+from mvflows.testing.fake_vasp_exe import main as fake_vasp_main
 from mvflows.vasp.makers import JOB_MARKER, VaspCalculator, VaspRelaxStaticMaker
 from mvflows.vasp.sets import kpoint_mesh
 from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
@@ -37,13 +41,25 @@ def calc(camp):
     return calculator_for(camp.calculator)
 
 
-def _write(directory, maker, structure, kind, relax_cell=True):
-    """What atomate2's maker writes before run_vasp (potcar_spec as in fake VASP)."""
+def _write(directory, maker, structure, kind, relax_cell=True, spec=None):
+    """What atomate2's maker writes before run_vasp (potcar_spec as in fake VASP); ``spec``: the
+    campaign's expectations in the marker, as a fake calculator's jobs carry them."""
     directory.mkdir(parents=True, exist_ok=True)
+    marker = {"kind": kind, "relax_cell": relax_cell, "fake_vasp": True}
+    if spec is not None:
+        marker["fake_spec"] = spec.to_dict()
     with cd(directory):
         write_vasp_input_set(structure, maker.input_set_generator, potcar_spec=True)
-        dumpfn({"kind": kind, "relax_cell": relax_cell, "fake_vasp": True}, JOB_MARKER)
+        dumpfn(marker, JOB_MARKER)
     return directory
+
+
+def _fake_calculator(spec, **fake):
+    """A fake calculator for the campaign of ``spec``, launching the tests' fake VASP command."""
+    settings = spec.settings.model_copy(
+        update={"fake": spec.settings.fake.model_copy(update={"vasp_cmd": fake_vasp_cmd(), **fake})}
+    )
+    return VaspCalculator(settings=settings, fake=True, fake_spec=spec)
 
 
 def _write_neb(directory, neb_maker, images):
@@ -164,8 +180,36 @@ def test_wrong_image_count_fails(tmp_path, calc, spec):
         check_inputs(d, spec)
 
 
-def test_wrong_image_count_fails_the_job(tmp_path, calc, spec):
-    """Through atomate2's own NEB job and the patched run_vasp: the job fails naming IMAGES."""
+def test_wrong_image_count_fails_the_job(tmp_path, spec):
+    """Through atomate2's NEB job, run_vasp, custodian and the executable: the job fails naming IMAGES."""
+    from jobflow import run_locally
+
+    neb = _fake_calculator(spec).neb_maker(fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True)
+    job = neb.images_maker.make(_hop_images(spec.neb_images - 1))
+    with pytest.raises(FakeVaspInputError, match=r"INCAR IMAGES = 2, expected 3"):
+        run_locally(job, create_folders=True, root_dir=tmp_path, raise_immediately=True, log=False)
+    (job_dir,) = tmp_path.glob("job_*")
+    assert (job_dir / "custodian.json").exists() and not (job_dir / "01" / "OUTCAR").exists()
+
+
+def test_a_job_told_to_fail_fails_through_custodian(tmp_path, spec):
+    """``fake.fail: [neb]``: the NEB crashes (no outputs), custodian fails it as it fails VASP's."""
+    from custodian.custodian import ValidationError
+    from jobflow import run_locally
+
+    neb = _fake_calculator(spec, fail=["neb"]).neb_maker(
+        fmax=spec.neb_fmax, steps=spec.neb_steps, climb=True, optimizer=spec.optimizer
+    )
+    assert neb.images_maker.run_vasp_kwargs["vasp_cmd"].endswith(" --fail neb")
+    job = neb.images_maker.make(_hop_images(spec.neb_images))
+    with pytest.raises(ValidationError, match="VaspNebFilesValidator"):
+        run_locally(job, create_folders=True, root_dir=tmp_path, raise_immediately=True, log=False)
+    (job_dir,) = tmp_path.glob("job_*")
+    assert "crashes on purpose" in (job_dir / "vasp.out").read_text()
+
+
+def test_wrong_image_count_fails_the_job_in_process(tmp_path, calc, spec):
+    """fake_vasp(spec) runs the executable's code in this process, for makers without a fake_spec."""
     from jobflow import run_locally
 
     from mvflows.testing import fake_vasp
@@ -197,3 +241,96 @@ def test_unknown_calculator_kind_is_bad_input(tmp_path):
     )
     assert result.returncode == 2
     assert "calculator.kind" in result.stderr
+
+
+def test_fake_jobs_carry_the_campaigns_expectations(camp, spec):
+    """Every fake VASP job's marker holds the spec computed from the campaign; real jobs' do not."""
+    pm = pair_maker_for(camp)
+    neb = pm.hops.neb
+    makers = [pm.relax_maker.relax_maker, pm.relax_maker.static_maker, neb.endpoint_relax_maker]
+    makers.append(neb.neb_maker.images_maker)
+    for maker in makers:
+        marker = maker.write_additional_data["mvflows_job:json"]
+        assert marker["fake_vasp"] is True and marker["fake_spec"] == spec.to_dict()
+        assert FakeVaspSpec.from_dict(marker["fake_spec"]).to_dict() == spec.to_dict()
+        kwargs = maker.run_vasp_kwargs
+        assert kwargs["vasp_cmd"] == kwargs["vasp_gamma_cmd"] == "mvflows-fake-vasp"
+        assert isinstance(kwargs["handlers"][0], FakeVaspErrorHandler)
+    assert neb.neb_maker.images_maker.run_vasp_kwargs["vasp_job_kwargs"] == {
+        "output_file": "vasp.out",
+        "stderr_file": "std_err.txt",
+        "backup": False,  # custodian's NEB backup copies a POTCAR; fake jobs have POTCAR.spec
+    }
+    real = pair_maker_for(load_campaign(SMOKE, {"calculator.kind": "vasp"})).relax_maker.relax_maker
+    assert "fake_spec" not in real.write_additional_data["mvflows_job:json"]
+    assert "vasp_cmd" not in real.run_vasp_kwargs  # atomate2's VASP_CMD
+
+
+def test_how_fake_vasp_is_launched_is_not_in_any_key(tmp_path):
+    """fake.fail and fake.vasp_cmd change the command, not a job's key; fake and real keys differ."""
+
+    def uuids(kind, fake=None):
+        config = tmp_path / "vasp.yaml"  # one path: a campaign's settings name the file
+        config.write_text(yaml.safe_dump({"fake": fake or {}}))
+        camp = load_campaign(SMOKE, {"calculator.kind": kind, "calculator.vasp_config": str(config)})
+        flow = CampaignMaker().make(camp)
+        cmd = pair_maker_for(camp).hops.neb.neb_maker.images_maker.run_vasp_kwargs.get("vasp_cmd")
+        return set(flow.job_uuids), cmd
+
+    plain, cmd = uuids("fake-vasp")
+    told, told_cmd = uuids("fake-vasp", {"fail": ["neb", "static"], "vasp_cmd": "srun mvflows-fake-vasp"})
+    assert plain == told and told_cmd == "srun mvflows-fake-vasp --fail neb,static" != cmd
+    real, _ = uuids("vasp")
+    assert real.isdisjoint(plain)
+
+
+def test_executable_refuses_wrong_inputs(tmp_path, spec, capsys):
+    bad = VaspCalculator(settings=spec.settings.model_copy(update={"incar": {"ENCUT": 400}}), fake=True)
+    maker = bad.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps)
+    d = _write(tmp_path, maker, metal_reference("Mg"), "relax", False, spec=spec)
+    assert fake_vasp_main(["--dir", str(d)]) == 2
+    report = json.loads((d / ERROR_FILE).read_text())
+    assert report["error"] == "FakeVaspInputError"
+    assert "INCAR ENCUT = 400.0, expected 520" in report["message"]
+    assert not (d / "vasprun.xml").exists()
+    assert "INCAR ENCUT" in capsys.readouterr().out  # vasp.out, under custodian
+    # custodian's side: the handler raises the executable's reason in the job
+    with pytest.raises(FakeVaspInputError, match="INCAR ENCUT"):
+        FakeVaspErrorHandler().check(str(d))
+
+
+def test_executable_crashes_a_kind_it_is_told_to_fail(tmp_path, calc, spec, capsys, monkeypatch):
+    maker = calc.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps)
+    d = _write(tmp_path, maker, charged_spinel("Cr"), "relax", False, spec=spec)
+    (d / "OUTCAR").write_text("an earlier attempt's")  # stale outputs must not pass for this run's
+    assert fake_vasp_main(["--dir", str(d), "--fail", "relax,static"]) == 1
+    assert "crashes on purpose" in capsys.readouterr().out
+    assert not (d / "OUTCAR").exists() and not (d / ERROR_FILE).exists()  # a crash, left to custodian
+    assert not FakeVaspErrorHandler().check(str(d))
+    monkeypatch.setenv(FAIL_ENV, "relax")  # the same, chosen where the job runs
+    assert fake_vasp_main(["--dir", str(d)]) == 1
+    assert fake_vasp_main(["--dir", str(d), "--fail", "nonsense"]) == 2
+    assert "unknown job kind(s) to fail: nonsense" in json.loads((d / ERROR_FILE).read_text())["message"]
+
+
+def test_executable_needs_the_campaigns_spec(tmp_path, calc, spec):
+    maker = calc.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps)
+    d = _write(tmp_path, maker, charged_spinel("Cr"), "relax", False)  # a marker without fake_spec
+    assert fake_vasp_main(["--dir", str(d)]) == 2
+    assert "no fake_spec" in json.loads((d / ERROR_FILE).read_text())["message"]
+
+
+def test_run_without_the_fake_vasp_command_fails_early(tmp_path):
+    """`mvflows run` checks fake.vasp_cmd before it loads a model or computes anything."""
+    config = tmp_path / "vasp.yaml"
+    config.write_text(yaml.safe_dump({"fake": {"vasp_cmd": "no-such-fake-vasp --fail neb"}}))
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(
+        "name: c\npairs: [{host: Cr2S4, intercalant: Mg}]\n"
+        f"calculator: {{kind: fake-vasp, vasp_config: {config}}}\n"
+    )
+    out = _mvflows("run", str(campaign), "--store", str(tmp_path / "s"), "--no-progress")
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert out.returncode == 2 and len(errors) == 1, out.stderr
+    assert "'no-such-fake-vasp --fail neb' not found" in errors[0]
+    assert not (tmp_path / "s" / "work").exists()

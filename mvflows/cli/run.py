@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -33,10 +32,7 @@ def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: in
 
 
 def _job_slots(requested: int | None, kind: str) -> int:
-    """How many jobs run at once: force-field jobs one per core; VASP jobs use every core each.
-
-    Fake VASP swaps VASP out inside this process only, so its jobs cannot go to workers.
-    """
+    """How many jobs run at once: force-field jobs one per core; VASP jobs (fake too) every core each."""
     if requested is None and os.environ.get("MVFLOWS_JOBS", "").strip():
         try:
             requested = int(os.environ["MVFLOWS_JOBS"])
@@ -44,8 +40,6 @@ def _job_slots(requested: int | None, kind: str) -> int:
             fail(f"MVFLOWS_JOBS must be a whole number, not {os.environ['MVFLOWS_JOBS']!r}")
         if requested < 1:
             fail(f"MVFLOWS_JOBS must be at least 1, not {requested}")
-    if kind == "fake-vasp":
-        return 1
     if requested is None:
         from mvflows.image_workers import available_cores
 
@@ -130,6 +124,10 @@ def run_campaign(
 
             vasp_available_or_fail(calc.settings)
         else:  # a force field, or the surrogate of fake VASP
+            if camp.calculator.kind == "fake-vasp":
+                from mvflows.vasp.makers import fake_vasp_available_or_fail
+
+                fake_vasp_available_or_fail(calc.settings)
             load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
@@ -151,13 +149,7 @@ def run_campaign(
         work_dir = (
             Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
         )
-    runs_on = contextlib.nullcontext()
-    if camp.calculator.kind == "fake-vasp":
-        from mvflows.testing import FakeVaspSpec, fake_vasp
-
-        runs_on = fake_vasp(FakeVaspSpec.from_campaign(camp))
-    with runs_on:
-        report = run_flow(flow, js, work_dir, fresh=fresh, reporter=reporter(mode, err, slots), jobs=slots)
+    report = run_flow(flow, js, work_dir, fresh=fresh, reporter=reporter(mode, err, slots), jobs=slots)
     wall = time.perf_counter() - start
     _write_timings(Path(work_dir), camp.name, wall, report, slots)
 

@@ -42,6 +42,21 @@ def job_dir(work_dir: Path, job: Job) -> Path:
     return work_dir / f"job_{job.uuid}_{job.index}"
 
 
+def fresh_job_dir(work_dir: Path, job: Job) -> Path:
+    """The job's folder, empty: files of an earlier attempt (a failed job run again) move aside.
+
+    atomate2's VASP jobs write into whatever folder they run in, and its NEB job cannot
+    create image folders that exist; the earlier attempt's files stay, as ``<folder>.previous-N``.
+    """
+    path = job_dir(work_dir, job)
+    if path.is_dir() and any(path.iterdir()):
+        n = 1
+        while path.with_name(f"{path.name}.previous-{n}").exists():
+            n += 1
+        path.rename(path.with_name(f"{path.name}.previous-{n}"))
+    return path
+
+
 def _drop_if_empty(path: Path) -> None:
     if path.is_dir() and not any(path.iterdir()):
         path.rmdir()
@@ -54,8 +69,8 @@ class InProcess:
         self.store, self.work_dir = store, work_dir
 
     def run(self, node: Node) -> Outcome:
-        path = job_dir(self.work_dir, node.job)
         try:
+            path = fresh_job_dir(self.work_dir, node.job)
             path.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             with contextlib.chdir(path):
@@ -96,9 +111,10 @@ class WorkerPool:
                 job.resolve_args(store=self.store, inplace=False) if job.config.resolve_references else job
             )
             payload = resolved.as_dict()
+            path = fresh_job_dir(self.work_dir, job)
         except Exception as exc:  # noqa: BLE001 - an unresolvable input fails this job only
             return Outcome(node, error=exc, trace=traceback.format_exc())
-        args = (payload, str(job_dir(self.work_dir, job)), list(self.store.additional_stores))
+        args = (payload, str(path), list(self.store.additional_stores))
         if self._pool is None:
             self._pool = job_pool(self.workers)  # started when the first job needs it
         try:
@@ -125,7 +141,8 @@ class WorkerPool:
                 self._pool = None
             return Outcome(node, error=RuntimeError(f"the worker process running this job died ({exc})"))
         except Exception as exc:  # noqa: BLE001 - the job's own error, raised in the worker
-            return Outcome(node, error=exc, trace="".join(traceback.format_exception(exc)))
+            trace = getattr(exc, "trace", "") or "".join(traceback.format_exception(exc))
+            return Outcome(node, error=exc, trace=trace)
         for name, blobs in out["blobs"].items():  # blobs first: a doc must not outlive its data
             if blobs:
                 self.store.additional_stores[name].update(blobs, key="blob_uuid")

@@ -35,16 +35,23 @@ class RunReport:
     seconds: list[tuple[str, float]] = field(default_factory=list)  # (job name, wall s) of jobs run
 
 
+# set on the document of a job that ran while an input had failed (a job that tolerates
+# missing inputs, e.g. an NEB summary or a pair result): its output stands until a re-run,
+# which runs it again, and first the failed job, whose cause may be fixed by then
+MISSING_INPUTS = "mvflows_missing_inputs"
+
+
 def finished(store: JobStore, uuid: str, _seen: set[str] | None = None) -> bool:
-    """True when the latest stored output of ``uuid`` exists and so does all it points to.
+    """True when the latest stored output of ``uuid`` exists, was computed from all its inputs,
+    and so does, and was, all it points to.
 
     None marks a replaced job. A job replaced by a sub-flow (the insertion steps) ends with
     an output that is a reference to the sub-flow's last job; if that sub-flow failed, the
     reference dangles and the job must run again to rebuild it, or a re-run would reuse
     the job and every dependant would fail on the missing reference.
     """
-    doc = store.query_one({"uuid": uuid}, properties=["output", "index"], sort={"index": -1})
-    if doc is None or doc.get("output") is None:
+    doc = store.query_one({"uuid": uuid}, properties=["output", "index", MISSING_INPUTS], sort={"index": -1})
+    if doc is None or doc.get("output") is None or doc.get(MISSING_INPUTS):
         return False
     seen = _seen if _seen is not None else set()
     seen.add(uuid)
@@ -64,14 +71,16 @@ def stored_state(store: JobStore, uuid: str) -> StoredState:
     return StoredState(True, bool(doc.get("stop_children")), bool(doc.get("stop_jobflow")))
 
 
-def _record_response(store: JobStore, job: Job, outcome: Outcome) -> None:
-    """Keep the Response fields a re-run needs (stop flags) and any stored_data on the job's document."""
+def _record_response(store: JobStore, job: Job, outcome: Outcome, missing_inputs: bool = False) -> None:
+    """Keep what a re-run needs (stop flags, whether an input had failed) and any stored_data on
+    the job's document."""
     extra = {
         k: v
         for k, v in (
             ("stop_children", outcome.stop_children),
             ("stop_jobflow", outcome.stop_jobflow),
             ("stored_data", outcome.stored_data),
+            (MISSING_INPUTS, missing_inputs),
         )
         if v
     }
@@ -111,6 +120,7 @@ def run_flow(
     scheduler.add(flow)
     report = RunReport()
     here, pool = InProcess(store, work_dir), WorkerPool(store, work_dir, jobs)
+    short: set[str] = set()  # jobs that ran without some input, or from such a job's output
 
     def settle(outcome: Outcome) -> None:
         node = outcome.node
@@ -118,7 +128,10 @@ def run_flow(
             _fail(outcome, work_dir, report, progress)
             scheduler.failed(node)
             return
-        _record_response(store, node.job, outcome)
+        missing = bool(scheduler.errored.intersection(node.parents) or short.intersection(node.parents))
+        if missing:
+            short.add(node.job.uuid)
+        _record_response(store, node.job, outcome, missing)
         report.ran += 1
         report.seconds.append((node.job.name, outcome.seconds))
         before = scheduler.total
@@ -169,8 +182,10 @@ def run_flow(
 
 def _fail(outcome: Outcome, work_dir: Path, report: RunReport, progress: Reporter) -> None:
     job, exc = outcome.node.job, outcome.error
-    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    report.failed[f"{job.name} ({job.uuid})"] = f"{type(exc).__name__}: {message}"
+    # a worker's stand-in (WorkerJobError) names the original type
+    kind = getattr(exc, "job_error_type", None) or type(exc).__name__
+    message = (str(exc).strip().splitlines() or [kind])[0][:300]
+    report.failed[f"{job.name} ({job.uuid})"] = f"{kind}: {message}"
     with (work_dir / "errors.log").open("a") as fh:
         fh.write(f"--- {job.name} ({job.uuid})\n{outcome.trace}\n")
-    progress.finish(job.name, f"FAILED ({type(exc).__name__}: {message})")
+    progress.finish(job.name, f"FAILED ({kind}: {message})")

@@ -39,10 +39,40 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
+class WorkerJobError(RuntimeError):
+    """A job's error whose own class cannot be rebuilt in the runner: its type, message and traceback.
+
+    An exception comes back from a worker pickled; one whose ``__init__`` takes more than its
+    message (custodian's ValidationError, the error of every failed VASP job) does not
+    unpickle, and the pool then breaks as if the worker had died.
+    """
+
+    def __init__(self, job_error_type: str, message: str, trace: str = "") -> None:
+        super().__init__(message)
+        self.job_error_type, self.message, self.trace = job_error_type, message, trace
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.job_error_type, self.message, self.trace)
+
+
+def _returnable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives the trip back to the runner, else a WorkerJobError telling the same."""
+    import pickle
+    import traceback
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - whatever stops it, the stand-in goes instead
+        trace = "".join(traceback.format_exception(exc))
+        return WorkerJobError(type(exc).__name__, str(exc), trace)
+
+
 def run_job(job_dict: dict, job_dir: str, store_names: list[str]) -> dict[str, Any]:
     """Run one resolved job against an in-memory store; return what it stored and its response.
 
-    Exceptions propagate to the scheduler, which records them as the job's failure.
+    Exceptions propagate to the scheduler, which records them as the job's failure (as a
+    :class:`WorkerJobError` when they would not unpickle there).
     """
     from jobflow import Job, JobStore
     from maggma.stores import MemoryStore
@@ -55,7 +85,13 @@ def run_job(job_dict: dict, job_dir: str, store_names: list[str]) -> dict[str, A
     path.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with contextlib.chdir(path):
-        response = job.run(store=store)
+        try:
+            response = job.run(store=store)
+        except Exception as exc:
+            returned = _returnable(exc)
+            if returned is exc:
+                raise
+            raise returned from None
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,

@@ -1,49 +1,74 @@
 """Fake VASP: run a campaign's VASP graph without VASP, checking every job's inputs.
 
-``with fake_vasp(FakeVaspSpec.from_campaign(campaign)): run the flow`` replaces
-``run_vasp`` in every atomate2 module that imported it. Each VASP job then
+Fake VASP is an executable, ``mvflows-fake-vasp`` (:mod:`mvflows.testing.fake_vasp_exe`),
+that atomate2's ordinary ``run_vasp`` launches through custodian as the VASP command of
+every job of a ``fake-vasp`` calculator, wherever the job runs (``mvflows run`` and its
+worker processes, a jobflow-remote job on SLURM). In the job directory it
 
-1. checks its inputs (INCAR keys and values, KPOINTS, POSCAR species and counts,
-   POTCAR.spec symbols, NEB image folders) against what the campaign's settings demand,
-   and fails with a message naming every wrong key (:class:`FakeVaspInputError`);
+1. checks the inputs (INCAR keys and values, KPOINTS, POSCAR species and counts,
+   POTCAR.spec symbols, NEB image folders) against what the campaign's settings demand:
+   the ``fake_spec`` of the job's ``mvflows_job.json`` marker, a :class:`FakeVaspSpec`
+   computed from the campaign (:meth:`FakeVaspSpec.from_campaign`), not from the makers.
+   Wrong inputs fail the job with a message naming every wrong key
+   (:class:`FakeVaspInputError`, raised in the job by :class:`FakeVaspErrorHandler`);
 2. computes energies, forces and stresses with a cheap surrogate (the campaign's
-   force field, SevenNet-0 by default, through ``mvflows.calculators.cached_calculator``):
-   a relaxation honouring NSW, IBRION, ISIF and EDIFFG (optionally capped), a single
-   point for NSW = 0, a climbing-image NEB for IMAGES > 0;
+   force field, SevenNet-0 by default, loaded once per process through
+   ``mvflows.models.cached_calculator``): a relaxation honouring NSW, IBRION, ISIF and
+   EDIFFG (optionally capped), a single point for NSW = 0, a climbing-image NEB for IMAGES > 0;
 3. writes vasprun.xml, OUTCAR, OSZICAR and CONTCAR (per image folder for NEB) that
-   atomate2's own parsers turn into task documents.
+   custodian's validators accept and atomate2's own parsers turn into task documents.
+
+A job kind named in the settings' ``fake.fail`` (or ``$MVFLOWS_FAKE_VASP_FAIL``) crashes
+instead: no outputs, exit code 1, which custodian reports as VASP's (``ValidationError``).
 
 Every file says "fake VASP"; the campaign's calculator label is ``fake-vasp:...`` and
-the stored pair results carry ``fake_vasp: true``.
+the stored pair results carry ``fake_vasp: true``. :func:`fake_vasp` runs the same
+:func:`run_job` in-process instead of the executable (no custodian), for tests of makers
+that are not fake VASP's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from custodian.custodian import ErrorHandler
 from monty.serialization import loadfn
 from pymatgen.io.ase import AseAtomsAdaptor
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from mvflows.testing.vasp_outputs import IonicStep, write_outputs
-from mvflows.vasp.makers import JOB_MARKER
 from mvflows.vasp.sets import IOPT, initial_magmom, job_incar, kpoint_mesh, potcar_symbol
-from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
+from mvflows.vasp.settings import (
+    FAKE_FAIL_KINDS,
+    JOB_MARKER,
+    FakeSettings,
+    VaspStudySettings,
+    load_vasp_settings,
+)
 
 logger = logging.getLogger(__name__)
 _EV_A3_TO_KBAR = 1602.1766208
+ERROR_FILE = "fake_vasp_error.json"  # why the executable refused a job; read by FakeVaspErrorHandler
+FAIL_ENV = "MVFLOWS_FAKE_VASP_FAIL"  # job kinds to fail, comma-separated, on top of --fail
+OUTPUT_FILES = ("vasprun.xml", "OUTCAR", "OSZICAR", "CONTCAR")
 
 
 class FakeVaspInputError(ValueError):
     """A VASP job's inputs do not match what the campaign's settings demand."""
+
+
+class FakeVaspFailure(RuntimeError):
+    """A job kind that fake VASP was told to fail (``fake.fail``): it crashes like VASP can."""
 
 
 @dataclass
@@ -83,6 +108,21 @@ class FakeVaspSpec:
             model_kwargs=dict(calc.model_kwargs) if not settings.fake.model else {},
             max_ionic_steps=settings.fake.max_ionic_steps,
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, as the ``fake_spec`` of a job's marker (settings without source/fake launch keys)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        return {
+            **out,
+            "model_kwargs": dict(self.model_kwargs),
+            "settings": self.settings.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FakeVaspSpec:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        return cls(**{**values, "settings": VaspStudySettings.model_validate(data.get("settings", {}))})
 
 
 # ---------------------------------------------------------------- input checks
@@ -174,9 +214,7 @@ def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None
     """Raise FakeVaspInputError unless the job in ``directory`` has the campaign's inputs."""
     directory = Path(directory)
     if marker is None:
-        if not (directory / JOB_MARKER).exists():
-            raise FakeVaspInputError(f"{JOB_MARKER} missing: not a VASP job made by mvflows' VASP calculator")
-        marker = loadfn(directory / JOB_MARKER)
+        marker = read_marker(directory)
     kind, relax_cell = marker["kind"], marker.get("relax_cell", True)
     problems: list[str] = []
     incar = Incar.from_file(directory / "INCAR")
@@ -236,8 +274,13 @@ def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None
 
 
 def _calculator(spec: FakeVaspSpec) -> Any:
+    """The surrogate, loaded once per process, on as many threads as this job may use."""
+    import torch
+
+    from mvflows.image_workers import available_cores
     from mvflows.models import cached_calculator, default_kwargs, resolve_model_name
 
+    torch.set_num_threads(available_cores())  # one in an `mvflows run --jobs N` worker's job
     name = resolve_model_name(spec.model)
     return cached_calculator(name, **{**default_kwargs(name), **spec.model_kwargs})
 
@@ -321,57 +364,163 @@ def _run_neb(directory: Path, spec: FakeVaspSpec) -> None:
         write_outputs(
             directory / f"{i:02d}", incar, kpoints, symbols, [step], converged, [float(neb_forces[i - 1])]
         )
-    (directory / "vasp.out").write_text(
-        "fake VASP (mvflows.testing) NEB\n"
-        + (" reached required accuracy - stopping structural energy minimisation\n" if converged else "")
+    print(
+        f"fake VASP: NEB of {n} images, {'converged' if converged else 'not converged'}"
+        f" (max NEB force {float(neb_forces.max()):.4f} eV/A)"
     )
 
 
-# ---------------------------------------------------------------- patching
+# ---------------------------------------------------------------- one job
 
 
-_ACTIVE: list[FakeVaspSpec] = []
+def read_marker(directory: Path) -> dict:
+    path = Path(directory) / JOB_MARKER
+    if not path.exists():
+        raise FakeVaspInputError(f"{JOB_MARKER} missing: not a VASP job made by mvflows' VASP calculator")
+    return loadfn(path)
 
 
-def fake_run_vasp(*_args: Any, **_kwargs: Any) -> None:
-    """Drop-in for ``atomate2.vasp.run.run_vasp``: check inputs, run the surrogate, write outputs."""
-    if not _ACTIVE:
-        raise RuntimeError("fake VASP is not active: run inside mvflows.testing.fake_vasp(...)")
-    spec = _ACTIVE[-1]
-    directory = Path.cwd()
-    marker = check_inputs(directory, spec)
-    logger.info("fake VASP: inputs of %s job verified", marker["kind"])
-    if marker["kind"] == "neb":
+def spec_of(marker: dict) -> FakeVaspSpec:
+    """The campaign's expectations that the job's marker carries."""
+    if not marker.get("fake_vasp") or "fake_spec" not in marker:
+        raise FakeVaspInputError(
+            f"{JOB_MARKER} has no fake_spec: not a job of a fake-vasp calculator built for a campaign "
+            "(mvflows.flows.pair_maker_for, or VaspCalculator.for_campaign)"
+        )
+    return FakeVaspSpec.from_dict(marker["fake_spec"])
+
+
+def fail_kinds(requested: str | list[str] | tuple[str, ...] | None = None) -> set[str]:
+    """Job kinds to fail: ``requested`` (``--fail``) and ``$MVFLOWS_FAKE_VASP_FAIL``."""
+    words: list[str] = []
+    for item in ([requested] if isinstance(requested, str) else list(requested or ())) + [
+        os.environ.get(FAIL_ENV, "")
+    ]:
+        words += [w.strip() for w in str(item).replace(",", " ").split() if w.strip()]
+    unknown = sorted(set(words) - set(FAKE_FAIL_KINDS))
+    if unknown:
+        raise ValueError(
+            f"unknown job kind(s) to fail: {', '.join(unknown)} (kinds: {', '.join(FAKE_FAIL_KINDS)})"
+        )
+    return set(words)
+
+
+def _clear_outputs(directory: Path) -> None:
+    """A stale output of an earlier attempt must not pass for this run's (VASP overwrites them too)."""
+    (directory / ERROR_FILE).unlink(missing_ok=True)
+    for folder in [directory, *sorted(p for p in directory.glob("[0-9][0-9]") if p.is_dir())]:
+        for name in OUTPUT_FILES:
+            (folder / name).unlink(missing_ok=True)
+
+
+def run_job(directory: str | Path, spec: FakeVaspSpec | None = None, fail: set[str] | None = None) -> dict:
+    """Fake VASP in one job directory: check its inputs, then fail (if told to) or run the surrogate.
+
+    ``spec`` defaults to the marker's ``fake_spec``; ``fail``: job kinds to crash. Returns
+    the marker. Raises FakeVaspInputError (wrong inputs) or FakeVaspFailure (told to fail).
+    """
+    directory = Path(directory)
+    _clear_outputs(directory)
+    marker = read_marker(directory)
+    spec = spec or spec_of(marker)
+    check_inputs(directory, spec, marker)
+    kind = marker["kind"]
+    print(f"fake VASP (mvflows.testing): inputs of this {kind} job match the campaign's VASP settings")
+    if kind in (fail or set()):
+        raise FakeVaspFailure(
+            f"fake VASP: this {kind} job crashes on purpose ({kind} in the VASP settings' fake.fail "
+            f"or ${FAIL_ENV}); no output files written"
+        )
+    if kind == "neb":
         _run_neb(directory, spec)
     else:
         _run_single(directory, spec)
+    print("fake VASP: outputs written (surrogate energies, not DFT)")
+    return marker
 
 
-def _no_bandstructure_note(record: logging.LogRecord) -> bool:
-    """Fake VASP writes no eigenvalues, so emmet's band-structure warning is expected."""
-    return "parsing bandstructure" not in record.getMessage()
+def write_error(directory: Path, exc: BaseException) -> None:
+    """Leave the reason for :class:`FakeVaspErrorHandler` (custodian), which raises it in the job."""
+    payload = {"error": type(exc).__name__, "message": str(exc)}
+    (Path(directory) / ERROR_FILE).write_text(json.dumps(payload))
+
+
+# ---------------------------------------------------------------- custodian and atomate2
+
+
+class FakeVaspErrorHandler(ErrorHandler):
+    """Custodian handler of fake VASP jobs: a refused job fails with fake VASP's own message.
+
+    Real VASP reports bad inputs in its output, which custodian's handlers read; fake
+    VASP's check is its own, so this handler turns the executable's ``fake_vasp_error.json``
+    into the job's exception (:class:`FakeVaspInputError` naming every wrong key) instead
+    of custodian's bare "Validation failed: VasprunXMLValidator". A job told to fail
+    leaves no such file: that crash is left to custodian, as a real one is.
+    """
+
+    is_monitor = False
+
+    def check(self, directory: str = "./") -> bool:
+        path = Path(directory) / ERROR_FILE
+        if not path.exists():
+            return False
+        report = json.loads(path.read_text())
+        if report.get("error") == FakeVaspInputError.__name__:
+            raise FakeVaspInputError(report["message"])
+        raise RuntimeError(f"fake VASP failed: {report.get('error')}: {report.get('message')}")
+
+    def correct(self, directory: str = "./") -> dict:  # noqa: ARG002 - never called: check raises
+        return {"errors": ["fake VASP refused the job"], "actions": None}
+
+
+def run_vasp_kwargs(fake: FakeSettings, neb: bool = False) -> dict[str, Any]:
+    """atomate2 ``run_vasp`` keywords of a fake VASP job (none of them is in the job's key).
+
+    * ``vasp_cmd`` (and the Gamma-only command custodian may pick instead): the executable,
+      with ``--fail KINDS`` when the settings name kinds to fail;
+    * atomate2's own handlers, after :class:`FakeVaspErrorHandler`;
+    * custodian polls the process every second, not every 10 s: fake jobs take seconds;
+    * a NEB skips custodian's input backup, which copies a POTCAR that a fake job (POTCAR.spec) lacks.
+    """
+    from atomate2.vasp.run import DEFAULT_HANDLERS
+
+    cmd = fake.vasp_cmd + (f" --fail {','.join(fake.fail)}" if fake.fail else "")
+    kwargs: dict[str, Any] = {
+        "vasp_cmd": cmd,
+        "vasp_gamma_cmd": cmd,
+        "handlers": [FakeVaspErrorHandler(), *DEFAULT_HANDLERS],
+        "custodian_kwargs": {"polling_time_step": 1},
+    }
+    if neb:
+        kwargs["vasp_job_kwargs"] = {"backup": False}
+    return kwargs
 
 
 @contextlib.contextmanager
-def fake_vasp(spec: FakeVaspSpec) -> Iterator[FakeVaspSpec]:
-    """Replace ``run_vasp`` wherever atomate2 (or anything else loaded) imported it."""
+def fake_vasp(
+    spec: FakeVaspSpec | None = None, fail: set[str] | None = None
+) -> Iterator[FakeVaspSpec | None]:
+    """Run :func:`run_job` in this process wherever atomate2 calls ``run_vasp`` (no custodian).
+
+    For VASP makers that are not a fake calculator's (no ``fake_spec`` in their marker,
+    no fake executable as ``vasp_cmd``); ``spec`` then says what the campaign demands.
+    A fake calculator's jobs need none of this: they launch ``mvflows-fake-vasp``.
+    """
     import atomate2.vasp.jobs.base
     import atomate2.vasp.jobs.neb  # noqa: F401
     import atomate2.vasp.run as run_module
+
+    def in_process(*_args: Any, **_kwargs: Any) -> None:
+        run_job(Path.cwd(), spec, fail)
 
     original = run_module.run_vasp
     patched = []
     for mod in list(sys.modules.values()):
         if getattr(mod, "run_vasp", None) is original:
-            mod.run_vasp = fake_run_vasp
+            mod.run_vasp = in_process
             patched.append(mod)
-    _ACTIVE.append(spec)
-    quiet = logging.getLogger("emmet.core.vasp.calculation")
-    quiet.addFilter(_no_bandstructure_note)
     try:
         yield spec
     finally:
-        _ACTIVE.pop()
-        quiet.removeFilter(_no_bandstructure_note)
         for mod in patched:
             mod.run_vasp = original

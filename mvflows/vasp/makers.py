@@ -9,8 +9,10 @@ the endpoint relaxations, convergence from the VTST ``FORCES: max atom`` lines).
 
 from __future__ import annotations
 
+import json
+import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,14 +27,32 @@ from pymatgen.core import Structure
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG, NEB_NOT_CONVERGED_TAG
 from mvflows.keys import KeyedMaker, job
 from mvflows.vasp.sets import StudySetGenerator
-from mvflows.vasp.settings import VaspStudySettings, load_vasp_settings
+from mvflows.vasp.settings import JOB_MARKER, VaspStudySettings, load_vasp_settings
 
-JOB_MARKER = "mvflows_job.json"  # written into every VASP job directory: what the job is for
 FAKE_LABEL = "fake-vasp"
 
 
-def _marker(kind: str, relax_cell: bool, fake: bool) -> dict:
-    return {JOB_MARKER.replace(".", ":"): {"kind": kind, "relax_cell": relax_cell, "fake_vasp": fake}}
+def _expected_of_fake_vasp(record: logging.LogRecord) -> bool:
+    """Drop emmet's band-structure warning in a fake VASP job: its vasprun.xml has no eigenvalues.
+
+    atomate2 parses a job's outputs in the job's folder, whichever process runs it.
+    """
+    if "parsing bandstructure" not in record.getMessage():
+        return True
+    try:
+        return not json.loads((Path.cwd() / JOB_MARKER).read_text()).get("fake_vasp")
+    except (OSError, ValueError):
+        return True
+
+
+logging.getLogger("emmet.core.vasp.calculation").addFilter(_expected_of_fake_vasp)
+
+
+def _marker(kind: str, relax_cell: bool, fake: bool, fake_spec: dict | None = None) -> dict:
+    marker: dict[str, Any] = {"kind": kind, "relax_cell": relax_cell, "fake_vasp": fake}
+    if fake_spec is not None:  # what fake VASP checks this job against, from the campaign
+        marker["fake_spec"] = fake_spec
+    return {JOB_MARKER.replace(".", ":"): marker}
 
 
 # where and how VASP is launched does not change what it computes
@@ -150,27 +170,48 @@ class VaspNebMaker(KeyedMaker):
 
 @dataclass
 class VaspCalculator:
-    """The Calculator protocol on VASP (``fake=True``: same graph, inputs for fake VASP)."""
+    """The Calculator protocol on VASP (``fake=True``: same graph, run by fake VASP).
+
+    A fake calculator's jobs launch the ``mvflows-fake-vasp`` executable (``fake.vasp_cmd``)
+    through atomate2's ordinary ``run_vasp`` and custodian, and their marker carries
+    ``fake_spec``: what the campaign demands of every job (:class:`FakeVaspSpec`, computed
+    from the campaign by :meth:`for_campaign`, not from these makers), so a job directory
+    is self-describing on any machine.
+    """
 
     settings: VaspStudySettings = field(default_factory=VaspStudySettings)
     relax_fmax: float = 0.05
     relax_steps: int = 99
     fake: bool = False
+    fake_spec: Any = None  # mvflows.testing.FakeVaspSpec of the campaign (fake only)
 
     @property
     def label(self) -> str:
         return f"{FAKE_LABEL if self.fake else 'vasp'}:{self.settings.potcar_functional}"
 
+    def for_campaign(self, campaign: Any) -> VaspCalculator:
+        """This calculator for ``campaign``'s jobs: a fake one learns the campaign's expectations."""
+        if not self.fake or self.fake_spec is not None:
+            return self
+        from mvflows.testing.fake_vasp import FakeVaspSpec
+
+        return replace(self, fake_spec=FakeVaspSpec.from_campaign(campaign))
+
     def _kwargs(self, kind: str, relax_cell: bool = True) -> dict:
+        spec = self.fake_spec.to_dict() if self.fake and self.fake_spec is not None else None
         kwargs: dict[str, Any] = {
-            "write_additional_data": _marker(kind, relax_cell, self.fake),
+            "write_additional_data": _marker(kind, relax_cell, self.fake, spec),
             # an unconverged VASP job raises (whatever atomate2's VASP_HANDLE_UNSUCCESSFUL says)
             # instead of stopping its children, so the pair result still runs and says why
             "stop_children_kwargs": {"handle_unsuccessful": "error"},
         }
         if self.fake:
+            from mvflows.testing.fake_vasp import run_vasp_kwargs
+
             kwargs["write_input_set_kwargs"] = {"potcar_spec": True}  # no POTCARs needed
-        if self.settings.vasp_cmd:
+            # never settings.vasp_cmd: a fake job must not start real VASP
+            kwargs["run_vasp_kwargs"] = run_vasp_kwargs(self.settings.fake, neb=kind == "neb")
+        elif self.settings.vasp_cmd:
             kwargs["run_vasp_kwargs"] = {"vasp_cmd": self.settings.vasp_cmd}
         return kwargs
 
@@ -209,7 +250,10 @@ class VaspCalculator:
             optimizer=optimizer,
         )
         kwargs = self._kwargs("neb", False)
-        run_kwargs = {**NebFromImagesMaker().run_vasp_kwargs, **kwargs.pop("run_vasp_kwargs", {})}
+        run_kwargs = NebFromImagesMaker().run_vasp_kwargs
+        extra = kwargs.pop("run_vasp_kwargs", {})
+        job_kwargs = {**run_kwargs.get("vasp_job_kwargs", {}), **extra.pop("vasp_job_kwargs", {})}
+        run_kwargs = {**run_kwargs, **extra, "vasp_job_kwargs": job_kwargs}
         images = StudyNebImagesMaker(
             name="NEB", input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs
         )
@@ -245,3 +289,31 @@ def vasp_available_or_fail(settings: VaspStudySettings) -> None:
         raise RuntimeError(
             "VASP POTCARs not configured: set PMG_VASP_PSP_DIR (pymatgen), or use --calculator fake-vasp"
         )
+
+
+def fake_vasp_available_or_fail(settings: VaspStudySettings) -> str:
+    """The fake VASP executable that ``fake.vasp_cmd`` names, found; else a one-line RuntimeError.
+
+    custodian starts it by name, from PATH. A console script sits next to the Python that
+    runs mvflows, which is not on PATH when that environment is not activated (``.venv/bin/mvflows
+    run ...``): that folder is then put on this process's PATH, for the jobs it starts.
+    """
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    words = shlex.split(os.path.expandvars(settings.fake.vasp_cmd))
+    exe = words[0] if words else ""
+    found = shutil.which(exe) if exe else None
+    here = str(Path(sys.executable).parent)
+    if found is None and exe and shutil.which(exe, path=here):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+        found = shutil.which(exe)
+    if found is None:
+        raise RuntimeError(
+            f"fake VASP command {settings.fake.vasp_cmd!r} not found: install mvflows (pip install -e .) "
+            "for the mvflows-fake-vasp script, or set fake.vasp_cmd in the VASP settings file "
+            "(e.g. 'python -m mvflows.testing.fake_vasp_exe')"
+        )
+    return found

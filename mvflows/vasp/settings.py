@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 PACKAGED_CONFIG = "data/vasp.yaml"
+JOB_MARKER = "mvflows_job.json"  # written into every VASP job directory: what the job is for
 
 
 class _Strict(BaseModel):
@@ -30,9 +31,22 @@ class KpointSettings(_Strict):
         return 1.0 / (self.unit_cell_mesh * self.unit_cell_a)
 
 
+FAKE_VASP_EXECUTABLE = "mvflows-fake-vasp"  # console script of mvflows.testing.fake_vasp_exe
+FAKE_FAIL_KINDS = ("relax", "static", "neb")
+
+
 class FakeSettings(_Strict):
     model: str | None = Field(None, description="surrogate force field; None = the campaign's model")
     max_ionic_steps: int | None = Field(20, gt=0, description="cap on surrogate steps; None = NSW")
+    # How and whether fake VASP is launched does not change what a job computes, so neither
+    # is serialised (left out of every job's content key, like ``source``): a job told to
+    # fail has the key it has without, and a re-run without ``fail`` reuses everything else.
+    vasp_cmd: str = Field(
+        FAKE_VASP_EXECUTABLE, exclude=True, description="command atomate2's run_vasp launches as VASP"
+    )
+    fail: list[Literal["relax", "static", "neb"]] = Field(
+        default_factory=list, exclude=True, description="job kinds whose fake VASP run fails, as VASP's would"
+    )
 
 
 class VaspStudySettings(_Strict):
