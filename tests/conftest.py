@@ -7,6 +7,9 @@ import warnings
 import pytest
 
 os.environ.setdefault("MVFLOWS_NO_PROGRESS", "1")
+# `make test` runs .venv/bin/python without activating the venv: its console scripts
+# (mvflows-fake-vasp, which custodian starts by name) must be found as an activated venv would
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 warnings.filterwarnings("ignore")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
