@@ -65,7 +65,7 @@ def test_figures_from_a_real_run(host_store, tmp_path, kind):
             text = path.read_text()
             labels = {
                 "hull": "energy above hull",
-                "neb": "reaction coordinate",
+                "neb": "the path",  # "distance along the path (Å)" or "fraction of the path"
                 "site-barrier": "migration barrier",
                 "voltage-capacity": "gravimetric capacity",
             }
