@@ -38,7 +38,7 @@ neb: {{images: 3, fmax: 0.5, steps: 20, endpoint_fmax: 0.1, endpoint_steps: 20, 
 
 def _vasp_settings(directory, fail=None):
     """Study defaults, a few surrogate steps per job, the fake VASP command; ``fail``: kinds that crash."""
-    fake = {"max_ionic_steps": 4, "vasp_cmd": fake_vasp_cmd(), **({"fail": fail} if fail else {})}
+    fake = {"max_ionic_steps": 15, "vasp_cmd": fake_vasp_cmd(), **({"fail": fail} if fail else {})}
     (directory / "vasp.yaml").write_text(yaml.safe_dump({"fake": fake}))
 
 
