@@ -16,6 +16,7 @@ STEPS = [
     ["benchmarks.scale"],
     ["benchmarks.campaign", "--store", "benchmarks/results/model_store"],
     ["benchmarks.model", "--store", "benchmarks/results/model_store"],
+    ["benchmarks.literature"],
 ]
 QUICK = [
     [
