@@ -31,6 +31,10 @@ SPINEL_INTERCALANTS = ("Mg", "Ca", "Zn", "Y", "Al", "Li", "Na")
 LIMITS = ("dilute", "vacancy")
 
 
+MAX_CAMPAIGN_BYTES = 256_000  # checked before parsing (1 MB takes seconds to parse); campaigns are a few kB
+MAX_NESTING = 32  # mappings and lists inside each other
+
+
 class CampaignError(ValueError):
     """A campaign file that cannot be used; the message is one line, with its location."""
 
@@ -418,20 +422,146 @@ def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     return _node_at(node, loc)
 
 
-def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> Campaign:
-    """Read and validate a campaign file; raise CampaignError with ``file:line:col``."""
-    path = Path(path)
+class _Refused(yaml.composer.ComposerError):
+    """Well-formed YAML that a campaign file may not use (the message says why)."""
+
+
+class _CampaignLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses what a campaign never needs and a hostile file could use:
+    a key given twice in one mapping (the last would win), aliases (``*name``: exponential
+    expansion), nesting deeper than :data:`MAX_NESTING` (unbounded recursion).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused(
+                None,
+                None,
+                "YAML aliases (*name) are not allowed in a campaign file; write the value out",
+                self.peek_event().start_mark,
+            )
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise _Refused(
+                None, None, f"nested deeper than {MAX_NESTING} levels", self.peek_event().start_mark
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        node = super().compose_mapping_node(anchor)
+        first: dict[tuple[str, str], yaml.Mark] = {}
+        for key, _value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                mark = first.setdefault((key.tag, key.value), key.start_mark)
+                if mark is not key.start_mark:
+                    raise _Refused(
+                        None,
+                        None,
+                        f"duplicate key {key.value!r} (first at line {mark.line + 1}); give each key once",
+                        key.start_mark,
+                    )
+        return node
+
+
+def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
+    """Deepest YAML node along a pydantic error location."""
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == str(key)]
+            if not match:
+                return node
+            node = match[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return node
+    return node
+
+
+def _find(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """The YAML node at exactly ``loc`` (mapping keys), or None when the file does not set it."""
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == str(key)), None)
+    return node
+
+
+def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
+    """For unknown keys point at the key itself, not its parent."""
+    if not loc:
+        return node
+    parent = _node_at(node, loc[:-1])
+    if isinstance(parent, yaml.MappingNode):
+        for k, _v in parent.value:
+            if k.value == str(loc[-1]):
+                return k
+    return _node_at(node, loc)
+
+
+def _line_col(text: str | bytes, offset: int) -> tuple[int, int]:
+    newline = "\n" if isinstance(text, str) else b"\n"
+    line = text.count(newline, 0, offset) + 1
+    return line, offset - (text.rfind(newline, 0, offset) + 1) + 1
+
+
+def _read_text(path: Path) -> str:
+    """The campaign file's text: at most MAX_CAMPAIGN_BYTES of UTF-8."""
     try:
-        text = path.read_text()
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_CAMPAIGN_BYTES + 1)
     except OSError as exc:
         raise CampaignError(f"{path}: cannot read campaign file: {exc.strerror}") from None
+    if len(raw) > MAX_CAMPAIGN_BYTES:
+        raise CampaignError(
+            f"{path}: campaign file larger than {MAX_CAMPAIGN_BYTES // 1000} kB; "
+            "is it the right file? (campaigns are a few kB)"
+        )
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(raw, exc.start)
+        raise CampaignError(
+            f"{path}:{line}:{col}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def _parse(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for locations) and the data it holds."""
+    loader = None
+    try:
+        loader = _CampaignLoader(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise CampaignError(f"{where}: malformed YAML: {exc.problem or exc.context}") from None
+        what = "" if isinstance(exc, _Refused) else "malformed YAML: "
+        raise CampaignError(f"{where}: {what}{exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:  # a control character
+        line, col = _line_col(text, exc.position)
+        raise CampaignError(
+            f"{path}:{line}:{col}: malformed YAML: control character {chr(exc.character)!r} is not allowed"
+        ) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return root, data
+
+
+def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> Campaign:
+    """Read and validate a campaign file; raise CampaignError with ``file:line:col``."""
+    path = Path(path)
+    root, data = _parse(path, _read_text(path))
     if not isinstance(data, dict):
         raise CampaignError(f"{path}:1:1: a campaign file must be a mapping of settings")
     for key, value in (overrides or {}).items():
