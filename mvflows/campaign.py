@@ -39,6 +39,14 @@ class CampaignError(ValueError):
     """A campaign file that cannot be used; the message is one line, with its location."""
 
 
+class _At(ValueError):
+    """A validator's error about one place of the campaign: ``loc`` is appended to pydantic's location."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -260,31 +268,46 @@ class Campaign(_Strict):
     @field_validator("hosts")
     @classmethod
     def _hosts(cls, hosts: list[str | HostFile], info: ValidationInfo) -> list[str | HostFile]:
-        return [_named_host(h, info.data.get("family")) for h in hosts]
+        return [_at((i,), _named_host, h, info.data.get("family")) for i, h in enumerate(hosts)]
 
     @field_validator("intercalants")
     @classmethod
     def _intercalants(cls, ions: list[str]) -> list[str]:
-        return [check_intercalant(i) for i in ions]
+        return [_at((i,), check_intercalant, ion) for i, ion in enumerate(ions)]
 
     @model_validator(mode="after")
     def _pairs_valid(self) -> Campaign:
-        for pair in self.pairs:
-            pair.host = _named_host(pair.host, self.family)
-            check_intercalant(pair.intercalant)
+        for j, pair in enumerate(self.pairs):
+            pair.host = _at(("pairs", j, "host"), _named_host, pair.host, self.family)
+            _at(("pairs", j, "intercalant"), check_intercalant, pair.intercalant)
         if not self.pair_list() and not self.paths:
             raise ValueError("the campaign has no pairs: give hosts and intercalants, pairs, or paths")
-        for pair in self.pair_list():
+        for loc, pair in self._placed_pairs():
             if isinstance(pair.host, HostFile):
                 continue  # checked when its file is read
             if self.family == "host":
-                ions_in_cell(pair.host, self.x_of(pair))
+                where = loc
+                if pair.x_max is not None:
+                    where = (*loc, "x_max")
+                elif "x_max" in self.model_fields_set:
+                    where = ("x_max",)
+                _at(where, ions_in_cell, pair.host, self.x_of(pair))
             else:
                 b, x = spinel_parts(pair.host)
-                check_spinel(b, x, pair.intercalant)
+                _at(loc, check_spinel, b, x, pair.intercalant)
         if self.screen.max_e_hull_ev_atom is not None and not self.stability.enabled:
-            raise ValueError("screen.max_e_hull_ev_atom needs stability.enabled: true")
+            raise _At(("screen", "max_e_hull_ev_atom"), "needs stability.enabled: true")
         return self
+
+    def _placed_pairs(self) -> list[tuple[tuple[Any, ...], Pair]]:
+        """Every pair as written, with where: the matrix's at its host, the explicit ones at their entry."""
+        placed: list[tuple[tuple[Any, ...], Pair]] = [
+            (("hosts", i), Pair(host=host, intercalant=ion))
+            for i, host in enumerate(self.hosts)
+            for ion in self.intercalants
+        ]
+        placed += [(("pairs", j), pair) for j, pair in enumerate(self.pairs)]
+        return placed
 
     def settings_digest(self) -> str:
         """Short hash of every setting that changes what the campaign computes.
@@ -349,6 +372,24 @@ class Campaign(_Strict):
         return self._file_hosts[key]
 
 
+def _at(loc: tuple[Any, ...], check: Any, *args: Any) -> Any:
+    """``check(*args)``, its ValueError placed at ``loc``."""
+    try:
+        return check(*args)
+    except _At:
+        raise
+    except ValueError as exc:
+        raise _At(loc, str(exc)) from None
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """A location as users write it: ``pairs[3].host``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
 def _named_host(host: str | HostFile, family: str | None) -> str | HostFile:
     """A host name checked and written one way (S4Cr2 -> Cr2S4); a file host as it is."""
     if isinstance(host, HostFile):
@@ -393,33 +434,6 @@ def check_intercalant(symbol: str) -> str:
 
 
 # --- loading with line-precise errors -------------------------------------------------
-
-
-def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
-    """Deepest YAML node along a pydantic error location."""
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if k.value == str(key)]
-            if not match:
-                return node
-            node = match[0][1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return node
-    return node
-
-
-def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
-    """For unknown keys point at the key itself, not its parent."""
-    if not loc:
-        return node
-    parent = _node_at(node, loc[:-1])
-    if isinstance(parent, yaml.MappingNode):
-        for k, _v in parent.value:
-            if k.value == str(loc[-1]):
-                return k
-    return _node_at(node, loc)
 
 
 class _Refused(yaml.composer.ComposerError):
@@ -487,15 +501,6 @@ def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     return node
 
 
-def _find(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
-    """The YAML node at exactly ``loc`` (mapping keys), or None when the file does not set it."""
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        node = next((v for k, v in node.value if k.value == str(key)), None)
-    return node
-
-
 def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     """For unknown keys point at the key itself, not its parent."""
     if not loc:
@@ -558,28 +563,46 @@ def _parse(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
     return root, data
 
 
-def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> Campaign:
-    """Read and validate a campaign file; raise CampaignError with ``file:line:col``."""
+def load_campaign(
+    path: str | Path, overrides: dict[str, Any] | None = None, options: dict[str, str] | None = None
+) -> Campaign:
+    """Read and validate a campaign file; raise CampaignError with ``file:line:col``.
+
+    ``overrides`` replace settings (dotted keys, ``{"calculator.model": "CHGNet"}``);
+    ``options`` names the command-line option of each (``{"calculator.model": "--model"}``), so
+    that an error in an override blames the option, not a line of the file.
+    """
     path = Path(path)
+    overrides = overrides or {}
+    labels = {key: f"{(options or {}).get(key, key)} {value}" for key, value in overrides.items()}
     root, data = _parse(path, _read_text(path))
     if not isinstance(data, dict):
         raise CampaignError(f"{path}:1:1: a campaign file must be a mapping of settings")
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         _set_dotted(data, key, value)
+
+    def located(loc: tuple[Any, ...], message: str, key: bool = False) -> CampaignError:
+        dotted = [".".join(str(p) for p in loc[:n]) for n in range(len(loc), 0, -1)]
+        label = next((labels[d] for d in dotted if d in labels), None)
+        if label is not None:
+            return CampaignError(f"{label}: {message}")
+        mark = (_key_node(root, loc) if key else _node_at(root, loc)).start_mark
+        return CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {_field(loc)}: {message}")
+
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         # pydantic names the branch of a union it tried (str, HostFile): not a place in the file
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or p not in ("str", "HostFile"))
-        node = _key_node(root, loc) if err["type"] == "extra_forbidden" else _node_at(root, loc)
-        mark = node.start_mark
-        field = ".".join(str(p) for p in loc) or "(top level)"
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _At):
+            loc = (*loc, *cause.loc)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {msg}{more}") from None
+        raise located(loc, msg + more, key=err["type"] == "extra_forbidden") from None
     entries = campaign.stability.entries_file
     if entries:
         resolved = (path.parent / entries).resolve()
@@ -588,10 +611,7 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         try:
             load_entries_file(resolved)
         except ValueError as exc:
-            mark = _node_at(root, ("stability", "entries_file")).start_mark
-            raise CampaignError(
-                f"{path}:{mark.line + 1}:{mark.column + 1}: stability.entries_file: {exc}"
-            ) from None
+            raise located(("stability", "entries_file"), str(exc)) from None
         campaign.stability.entries_file = str(resolved)
     _read_files(campaign, path, root)
     return campaign
@@ -603,8 +623,7 @@ def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
 
     def fail(loc: tuple[Any, ...], message: str) -> None:
         mark = _node_at(root, loc).start_mark
-        field = ".".join(str(p) for p in loc)
-        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {message}") from None
+        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {_field(loc)}: {message}") from None
 
     places = [(("hosts", i), h) for i, h in enumerate(campaign.hosts)]
     places += [(("pairs", j, "host"), p.host) for j, p in enumerate(campaign.pairs)]
@@ -651,7 +670,14 @@ def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested mappings; an empty section (``calculator:``) becomes one. A section
+    that is not a mapping is left for validation to report where the file has it.
+    """
     keys = dotted.split(".")
     for key in keys[:-1]:
-        data = data.setdefault(key, {})
+        if data.get(key) is None:
+            data[key] = {}
+        if not isinstance(data[key], dict):
+            return
+        data = data[key]
     data[keys[-1]] = value

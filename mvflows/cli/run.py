@@ -47,6 +47,10 @@ def _job_slots(requested: int | None, kind: str) -> int:
     return requested
 
 
+# what each command-line override of ``mvflows run`` sets, for errors that name the option
+RUN_OPTIONS = {"calculator.model": "--model", "calculator.kind": "--calculator"}
+
+
 def run(
     campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
     store: str | None = typer.Option(
@@ -87,7 +91,7 @@ def run(
     if calculator:
         overrides["calculator.kind"] = calculator
     try:
-        camp = load_campaign(campaign, overrides)
+        camp = load_campaign(campaign, overrides, RUN_OPTIONS)
     except CampaignError as exc:
         fail(str(exc))
     mode = "quiet" if quiet or not progress or os.environ.get("MVFLOWS_NO_PROGRESS") == "1" else "auto"
