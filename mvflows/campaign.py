@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -33,6 +33,12 @@ LIMITS = ("dilute", "vacancy")
 
 MAX_CAMPAIGN_BYTES = 256_000  # checked before parsing (1 MB takes seconds to parse); campaigns are a few kB
 MAX_NESTING = 32  # mappings and lists inside each other
+MAX_IMAGES = 31  # moving NEB images
+MAX_STEPS = 10_000  # optimiser step limits
+MAX_SUPERCELL = 8  # each neb.supercell entry
+MAX_NEB_ATOMS = 1000  # atoms of an NEB image (neb.supercell of the 14-atom spinel cell, hops' supercells)
+SPINEL_CELL_ATOMS = 14  # the primitive AB2X4 cell that neb.supercell repeats
+MAX_X = 10.0  # ions per host formula
 
 
 class CampaignError(ValueError):
@@ -48,14 +54,14 @@ class _At(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RelaxSettings(_Strict):
     """Settings of every full relaxation (cell and positions)."""
 
     fmax: float = Field(0.05, gt=0, description="force convergence (eV/Å)")
-    steps: int = Field(500, gt=0, description="maximum optimiser steps")
+    steps: int = Field(500, gt=0, le=MAX_STEPS, description="maximum optimiser steps")
 
 
 class CalculatorSettings(_Strict):
@@ -110,8 +116,17 @@ class HopSettings(_Strict):
     max_length_a: float = Field(6.5, gt=0, description="longest hop considered (Å)")
     min_length_a: float = Field(1.5, ge=0, description="shorter hops (split sites) are ignored (Å)")
     min_supercell_length_a: float = Field(8.0, gt=0, description="NEB supercell: shortest image distance (Å)")
-    min_supercell_atoms: int = Field(20, gt=0)
-    max_supercell_atoms: int = Field(120, gt=0)
+    min_supercell_atoms: int = Field(20, gt=0, le=MAX_NEB_ATOMS)
+    max_supercell_atoms: int = Field(120, gt=0, le=MAX_NEB_ATOMS)
+
+    @model_validator(mode="after")
+    def _atoms_range(self) -> HopSettings:
+        if self.min_supercell_atoms > self.max_supercell_atoms:
+            raise _At(
+                ("min_supercell_atoms",),
+                f"{self.min_supercell_atoms} is more than max_supercell_atoms ({self.max_supercell_atoms})",
+            )
+        return self
 
 
 class StabilitySettings(_Strict):
@@ -128,18 +143,27 @@ class StabilitySettings(_Strict):
     )
 
 
+_SupercellEntry = Annotated[int, Field(ge=1, le=MAX_SUPERCELL)]
+
+
 class NebSettings(_Strict):
     """Dilute-limit NEB of one ion in a supercell of the relaxed charged host."""
 
     enabled: bool = True
-    supercell: tuple[int, int, int] = (2, 2, 2)
+    supercell: tuple[_SupercellEntry, _SupercellEntry, _SupercellEntry] = Field(
+        (2, 2, 2),
+        description=f"repeats of the spinel cell (each 1..{MAX_SUPERCELL}, at most {MAX_NEB_ATOMS} atoms)",
+    )
     images: int = Field(
-        7, ge=1, description="moving images between the endpoints; 7 makes the study's 8 path segments"
+        7,
+        ge=1,
+        le=MAX_IMAGES,
+        description="moving images between the endpoints; 7 makes the study's 8 path segments",
     )
     fmax: float = Field(0.05, gt=0, description="NEB force convergence (eV/Å)")
-    steps: int = Field(400, gt=0, description="NEB optimiser step limit")
+    steps: int = Field(400, gt=0, le=MAX_STEPS, description="NEB optimiser step limit")
     endpoint_fmax: float = Field(0.02, gt=0, description="endpoint relaxation force convergence (eV/Å)")
-    endpoint_steps: int = Field(300, gt=0)
+    endpoint_steps: int = Field(300, gt=0, le=MAX_STEPS)
     climb: bool = True
     idpp: bool = True
     optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin", "ODE"] = Field(
@@ -163,6 +187,17 @@ class NebSettings(_Strict):
         if len(set(limits)) != len(limits):
             raise ValueError(f"each limit once, not {limits}")
         return limits
+
+    @field_validator("supercell")
+    @classmethod
+    def _supercell_atoms(cls, supercell: tuple[int, int, int]) -> tuple[int, int, int]:
+        atoms = SPINEL_CELL_ATOMS * supercell[0] * supercell[1] * supercell[2]
+        if atoms > MAX_NEB_ATOMS:
+            raise ValueError(
+                f"{list(supercell)} repeats the {SPINEL_CELL_ATOMS}-atom spinel cell to {atoms} atoms; "
+                f"at most {MAX_NEB_ATOMS}"
+            )
+        return supercell
 
 
 class JobResources(_Strict):
@@ -236,7 +271,7 @@ class Pair(_Strict):
     host: str | HostFile
     intercalant: str
     x_max: float | None = Field(
-        None, gt=0, description="ions per host formula at full discharge (family: host)"
+        None, gt=0, le=MAX_X, description="ions per host formula at full discharge (family: host)"
     )
 
 
@@ -260,7 +295,7 @@ class Campaign(_Strict):
     hops: HopSettings = Field(default_factory=HopSettings)
     stability: StabilitySettings = Field(default_factory=StabilitySettings)
     x_max: float = Field(
-        1.0, gt=0, description="default ions per host formula at full discharge (family: host)"
+        1.0, gt=0, le=MAX_X, description="default ions per host formula at full discharge (family: host)"
     )
     paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
     _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
