@@ -312,14 +312,32 @@ class Campaign(_Strict):
 
     @model_validator(mode="after")
     def _pairs_valid(self) -> Campaign:
+        spinel = self.family == "spinel"
+        names: dict[str, str | HostFile] = {}  # a host written many times is checked once
         for j, pair in enumerate(self.pairs):
-            pair.host = _at(("pairs", j, "host"), _named_host, pair.host, self.family)
+            written = pair.host
+            if isinstance(written, str) and written in names:
+                pair.host = names[written]
+            else:
+                pair.host = _at(("pairs", j, "host"), _named_host, written, self.family)
+                if isinstance(written, str):
+                    names[written] = pair.host
             _at(("pairs", j, "intercalant"), check_intercalant, pair.intercalant)
+            if spinel and pair.x_max is not None and not isinstance(pair.host, HostFile):
+                raise _At(("pairs", j, "x_max"), _SPINEL_X)
+        files = any(isinstance(h, HostFile) for h in [*self.hosts, *(p.host for p in self.pairs)])
+        if spinel and "x_max" in self.model_fields_set and not files:
+            raise _At(("x_max",), _SPINEL_X)
         if not self.pair_list() and not self.paths:
             raise ValueError("the campaign has no pairs: give hosts and intercalants, pairs, or paths")
+        self._no_conflicts()
+        checked: set[tuple[str, str, float]] = set()
         for loc, pair in self._placed_pairs():
             if isinstance(pair.host, HostFile):
                 continue  # checked when its file is read
+            if (pair.host, pair.intercalant, self.x_of(pair)) in checked:
+                continue
+            checked.add((pair.host, pair.intercalant, self.x_of(pair)))
             if self.family == "host":
                 where = loc
                 if pair.x_max is not None:
@@ -343,6 +361,28 @@ class Campaign(_Strict):
         ]
         placed += [(("pairs", j), pair) for j, pair in enumerate(self.pairs)]
         return placed
+
+    def _no_conflicts(self) -> None:
+        """One definition per pair: the same pair twice is merged, twice with another x or host refused."""
+        first: dict[tuple[str, str], tuple[tuple[Any, ...], Pair]] = {}
+        hosts: dict[str, tuple[tuple[Any, ...], str | HostFile]] = {}
+        for loc, pair in self._placed_pairs():
+            key = host_key(pair.host)
+            host_loc = loc if loc[0] == "hosts" else (*loc, "host")
+            seen_host = hosts.setdefault(key, (host_loc, pair.host))
+            if seen_host[1] != pair.host:
+                raise _At(
+                    host_loc,
+                    f"host {key} is defined twice, differently (also at {_field(seen_host[0])}); "
+                    "give the file host another name",
+                )
+            seen = first.setdefault((key, pair.intercalant), (loc, pair))
+            if seen[1] is not pair and self.x_of(seen[1]) != self.x_of(pair):
+                raise _At(
+                    (*loc, "x_max") if loc[0] == "pairs" and pair.x_max is not None else loc,
+                    f"{pair.intercalant} in {key} is already a pair at {_field(seen[0])} with x_max = "
+                    f"{self.x_of(seen[1]):g}, here {self.x_of(pair):g}: give each pair once",
+                )
 
     def settings_digest(self) -> str:
         """Short hash of every setting that changes what the campaign computes.
@@ -374,7 +414,9 @@ class Campaign(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def x_of(self, pair: Pair) -> float:
-        """Ions per host formula at full discharge for a pair (family: host)."""
+        """Ions per host formula at full discharge for a pair; a shipped spinel's is always 1."""
+        if self.family == "spinel" and not isinstance(pair.host, HostFile):
+            return 1.0
         return pair.x_max if pair.x_max is not None else self.x_max
 
     def pair_list(self) -> list[Pair]:
@@ -407,6 +449,9 @@ class Campaign(_Strict):
         return self._file_hosts[key]
 
 
+_SPINEL_X = "spinel pairs are always x = 1 (one ion per B2X4); x_max is for family: host and file hosts"
+
+
 def _at(loc: tuple[Any, ...], check: Any, *args: Any) -> Any:
     """``check(*args)``, its ValueError placed at ``loc``."""
     try:
@@ -433,8 +478,18 @@ def _named_host(host: str | HostFile, family: str | None) -> str | HostFile:
 
 
 def check_host(name: str) -> str:
-    from mvflows.structures.hosts import check_host as _check
+    """A shipped host's name, however its formula is ordered (S4V -> VS4)."""
+    import contextlib
 
+    from pymatgen.core import Composition
+
+    from mvflows.structures.hosts import check_host as _check
+    from mvflows.structures.hosts import host_catalog
+
+    if name not in host_catalog():
+        with contextlib.suppress(ValueError, KeyError):
+            wanted = Composition(name)
+            name = next((known for known in host_catalog() if Composition(known) == wanted), name)
     return _check(name)
 
 
