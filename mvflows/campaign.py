@@ -693,6 +693,7 @@ def load_campaign(
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise located(loc, msg + more, key=err["type"] == "extra_forbidden") from None
+    _check_model_kwargs(campaign, located)
     entries = campaign.stability.entries_file
     if entries:
         resolved = (path.parent / entries).resolve()
@@ -705,6 +706,26 @@ def load_campaign(
         campaign.stability.entries_file = str(resolved)
     _read_files(campaign, path, root)
     return campaign
+
+
+def _check_model_kwargs(campaign: Campaign, located: Any) -> None:
+    """Every ``model_kwargs`` key must be a keyword of the model's calculator (else it is ignored)."""
+    kwargs = campaign.calculator.model_kwargs
+    if not kwargs:
+        return
+    from mvflows.models import calculator_keywords
+
+    accepted = calculator_keywords(campaign.calculator.model)
+    if accepted is None:  # not known here; loading the model tells
+        return
+    for key in kwargs:
+        if key not in accepted:
+            raise located(
+                ("calculator", "model_kwargs", key),
+                f"{campaign.calculator.model}'s calculator takes no keyword {key!r} "
+                f"(it takes: {', '.join(sorted(accepted))})",
+                key=True,
+            )
 
 
 def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
