@@ -299,6 +299,7 @@ class Campaign(_Strict):
     )
     paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
     _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> where it was set
 
     @field_validator("hosts")
     @classmethod
@@ -383,6 +384,10 @@ class Campaign(_Strict):
                     f"{pair.intercalant} in {key} is already a pair at {_field(seen[0])} with x_max = "
                     f"{self.x_of(seen[1]):g}, here {self.x_of(pair):g}: give each pair once",
                 )
+
+    def where(self, dotted: str) -> str | None:
+        """Where a setting was given: ``file:line:col: key`` or the command-line option; None by default."""
+        return self._origins.get(dotted)
 
     def settings_digest(self) -> str:
         """Short hash of every setting that changes what the campaign computes.
@@ -591,6 +596,15 @@ def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     return node
 
 
+def _find(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """The YAML node at exactly ``loc`` (mapping keys), or None when the file does not set it."""
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == str(key)), None)
+    return node
+
+
 def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     """For unknown keys point at the key itself, not its parent."""
     if not loc:
@@ -693,6 +707,14 @@ def load_campaign(
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise located(loc, msg + more, key=err["type"] == "extra_forbidden") from None
+    for dotted in ("calculator.kind", "calculator.model", "calculator.vasp_config"):
+        node = _find(root, tuple(dotted.split(".")))
+        if dotted in labels:
+            campaign._origins[dotted] = labels[dotted]
+        elif node is not None:
+            campaign._origins[dotted] = (
+                f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: {dotted}"
+            )
     _check_model_kwargs(campaign, located)
     entries = campaign.stability.entries_file
     if entries:
