@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -31,19 +31,37 @@ SPINEL_INTERCALANTS = ("Mg", "Ca", "Zn", "Y", "Al", "Li", "Na")
 LIMITS = ("dilute", "vacancy")
 
 
+MAX_CAMPAIGN_BYTES = 256_000  # checked before parsing (1 MB takes seconds to parse); campaigns are a few kB
+MAX_NESTING = 32  # mappings and lists inside each other
+MAX_IMAGES = 31  # moving NEB images
+MAX_STEPS = 10_000  # optimiser step limits
+MAX_SUPERCELL = 8  # each neb.supercell entry
+MAX_NEB_ATOMS = 1000  # atoms of an NEB image (neb.supercell of the 14-atom spinel cell, hops' supercells)
+SPINEL_CELL_ATOMS = 14  # the primitive AB2X4 cell that neb.supercell repeats
+MAX_X = 10.0  # ions per host formula
+
+
 class CampaignError(ValueError):
     """A campaign file that cannot be used; the message is one line, with its location."""
 
 
+class _At(ValueError):
+    """A validator's error about one place of the campaign: ``loc`` is appended to pydantic's location."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RelaxSettings(_Strict):
     """Settings of every full relaxation (cell and positions)."""
 
     fmax: float = Field(0.05, gt=0, description="force convergence (eV/Å)")
-    steps: int = Field(500, gt=0, description="maximum optimiser steps")
+    steps: int = Field(500, gt=0, le=MAX_STEPS, description="maximum optimiser steps")
 
 
 class CalculatorSettings(_Strict):
@@ -98,8 +116,17 @@ class HopSettings(_Strict):
     max_length_a: float = Field(6.5, gt=0, description="longest hop considered (Å)")
     min_length_a: float = Field(1.5, ge=0, description="shorter hops (split sites) are ignored (Å)")
     min_supercell_length_a: float = Field(8.0, gt=0, description="NEB supercell: shortest image distance (Å)")
-    min_supercell_atoms: int = Field(20, gt=0)
-    max_supercell_atoms: int = Field(120, gt=0)
+    min_supercell_atoms: int = Field(20, gt=0, le=MAX_NEB_ATOMS)
+    max_supercell_atoms: int = Field(120, gt=0, le=MAX_NEB_ATOMS)
+
+    @model_validator(mode="after")
+    def _atoms_range(self) -> HopSettings:
+        if self.min_supercell_atoms > self.max_supercell_atoms:
+            raise _At(
+                ("min_supercell_atoms",),
+                f"{self.min_supercell_atoms} is more than max_supercell_atoms ({self.max_supercell_atoms})",
+            )
+        return self
 
 
 class StabilitySettings(_Strict):
@@ -116,18 +143,27 @@ class StabilitySettings(_Strict):
     )
 
 
+_SupercellEntry = Annotated[int, Field(ge=1, le=MAX_SUPERCELL)]
+
+
 class NebSettings(_Strict):
     """Dilute-limit NEB of one ion in a supercell of the relaxed charged host."""
 
     enabled: bool = True
-    supercell: tuple[int, int, int] = (2, 2, 2)
+    supercell: tuple[_SupercellEntry, _SupercellEntry, _SupercellEntry] = Field(
+        (2, 2, 2),
+        description=f"repeats of the spinel cell (each 1..{MAX_SUPERCELL}, at most {MAX_NEB_ATOMS} atoms)",
+    )
     images: int = Field(
-        7, ge=1, description="moving images between the endpoints; 7 makes the study's 8 path segments"
+        7,
+        ge=1,
+        le=MAX_IMAGES,
+        description="moving images between the endpoints; 7 makes the study's 8 path segments",
     )
     fmax: float = Field(0.05, gt=0, description="NEB force convergence (eV/Å)")
-    steps: int = Field(400, gt=0, description="NEB optimiser step limit")
+    steps: int = Field(400, gt=0, le=MAX_STEPS, description="NEB optimiser step limit")
     endpoint_fmax: float = Field(0.02, gt=0, description="endpoint relaxation force convergence (eV/Å)")
-    endpoint_steps: int = Field(300, gt=0)
+    endpoint_steps: int = Field(300, gt=0, le=MAX_STEPS)
     climb: bool = True
     idpp: bool = True
     optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin", "ODE"] = Field(
@@ -151,6 +187,17 @@ class NebSettings(_Strict):
         if len(set(limits)) != len(limits):
             raise ValueError(f"each limit once, not {limits}")
         return limits
+
+    @field_validator("supercell")
+    @classmethod
+    def _supercell_atoms(cls, supercell: tuple[int, int, int]) -> tuple[int, int, int]:
+        atoms = SPINEL_CELL_ATOMS * supercell[0] * supercell[1] * supercell[2]
+        if atoms > MAX_NEB_ATOMS:
+            raise ValueError(
+                f"{list(supercell)} repeats the {SPINEL_CELL_ATOMS}-atom spinel cell to {atoms} atoms; "
+                f"at most {MAX_NEB_ATOMS}"
+            )
+        return supercell
 
 
 class JobResources(_Strict):
@@ -224,7 +271,7 @@ class Pair(_Strict):
     host: str | HostFile
     intercalant: str
     x_max: float | None = Field(
-        None, gt=0, description="ions per host formula at full discharge (family: host)"
+        None, gt=0, le=MAX_X, description="ions per host formula at full discharge (family: host)"
     )
 
 
@@ -248,39 +295,99 @@ class Campaign(_Strict):
     hops: HopSettings = Field(default_factory=HopSettings)
     stability: StabilitySettings = Field(default_factory=StabilitySettings)
     x_max: float = Field(
-        1.0, gt=0, description="default ions per host formula at full discharge (family: host)"
+        1.0, gt=0, le=MAX_X, description="default ions per host formula at full discharge (family: host)"
     )
     paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
     _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> where it was set
 
     @field_validator("hosts")
     @classmethod
     def _hosts(cls, hosts: list[str | HostFile], info: ValidationInfo) -> list[str | HostFile]:
-        return [_named_host(h, info.data.get("family")) for h in hosts]
+        return [_at((i,), _named_host, h, info.data.get("family")) for i, h in enumerate(hosts)]
 
     @field_validator("intercalants")
     @classmethod
     def _intercalants(cls, ions: list[str]) -> list[str]:
-        return [check_intercalant(i) for i in ions]
+        return [_at((i,), check_intercalant, ion) for i, ion in enumerate(ions)]
 
     @model_validator(mode="after")
     def _pairs_valid(self) -> Campaign:
-        for pair in self.pairs:
-            pair.host = _named_host(pair.host, self.family)
-            check_intercalant(pair.intercalant)
+        spinel = self.family == "spinel"
+        names: dict[str, str | HostFile] = {}  # a host written many times is checked once
+        for j, pair in enumerate(self.pairs):
+            written = pair.host
+            if isinstance(written, str) and written in names:
+                pair.host = names[written]
+            else:
+                pair.host = _at(("pairs", j, "host"), _named_host, written, self.family)
+                if isinstance(written, str):
+                    names[written] = pair.host
+            _at(("pairs", j, "intercalant"), check_intercalant, pair.intercalant)
+            if spinel and pair.x_max is not None and not isinstance(pair.host, HostFile):
+                raise _At(("pairs", j, "x_max"), _SPINEL_X)
+        files = any(isinstance(h, HostFile) for h in [*self.hosts, *(p.host for p in self.pairs)])
+        if spinel and "x_max" in self.model_fields_set and not files:
+            raise _At(("x_max",), _SPINEL_X)
         if not self.pair_list() and not self.paths:
             raise ValueError("the campaign has no pairs: give hosts and intercalants, pairs, or paths")
-        for pair in self.pair_list():
+        self._no_conflicts()
+        checked: set[tuple[str, str, float]] = set()
+        for loc, pair in self._placed_pairs():
             if isinstance(pair.host, HostFile):
                 continue  # checked when its file is read
+            if (pair.host, pair.intercalant, self.x_of(pair)) in checked:
+                continue
+            checked.add((pair.host, pair.intercalant, self.x_of(pair)))
             if self.family == "host":
-                ions_in_cell(pair.host, self.x_of(pair))
+                where = loc
+                if pair.x_max is not None:
+                    where = (*loc, "x_max")
+                elif "x_max" in self.model_fields_set:
+                    where = ("x_max",)
+                _at(where, ions_in_cell, pair.host, self.x_of(pair))
             else:
                 b, x = spinel_parts(pair.host)
-                check_spinel(b, x, pair.intercalant)
+                _at(loc, check_spinel, b, x, pair.intercalant)
         if self.screen.max_e_hull_ev_atom is not None and not self.stability.enabled:
-            raise ValueError("screen.max_e_hull_ev_atom needs stability.enabled: true")
+            raise _At(("screen", "max_e_hull_ev_atom"), "needs stability.enabled: true")
         return self
+
+    def _placed_pairs(self) -> list[tuple[tuple[Any, ...], Pair]]:
+        """Every pair as written, with where: the matrix's at its host, the explicit ones at their entry."""
+        placed: list[tuple[tuple[Any, ...], Pair]] = [
+            (("hosts", i), Pair(host=host, intercalant=ion))
+            for i, host in enumerate(self.hosts)
+            for ion in self.intercalants
+        ]
+        placed += [(("pairs", j), pair) for j, pair in enumerate(self.pairs)]
+        return placed
+
+    def _no_conflicts(self) -> None:
+        """One definition per pair: the same pair twice is merged, twice with another x or host refused."""
+        first: dict[tuple[str, str], tuple[tuple[Any, ...], Pair]] = {}
+        hosts: dict[str, tuple[tuple[Any, ...], str | HostFile]] = {}
+        for loc, pair in self._placed_pairs():
+            key = host_key(pair.host)
+            host_loc = loc if loc[0] == "hosts" else (*loc, "host")
+            seen_host = hosts.setdefault(key, (host_loc, pair.host))
+            if seen_host[1] != pair.host:
+                raise _At(
+                    host_loc,
+                    f"host {key} is defined twice, differently (also at {_field(seen_host[0])}); "
+                    "give the file host another name",
+                )
+            seen = first.setdefault((key, pair.intercalant), (loc, pair))
+            if seen[1] is not pair and self.x_of(seen[1]) != self.x_of(pair):
+                raise _At(
+                    (*loc, "x_max") if loc[0] == "pairs" and pair.x_max is not None else loc,
+                    f"{pair.intercalant} in {key} is already a pair at {_field(seen[0])} with x_max = "
+                    f"{self.x_of(seen[1]):g}, here {self.x_of(pair):g}: give each pair once",
+                )
+
+    def where(self, dotted: str) -> str | None:
+        """Where a setting was given: ``file:line:col: key`` or the command-line option; None by default."""
+        return self._origins.get(dotted)
 
     def settings_digest(self) -> str:
         """Short hash of every setting that changes what the campaign computes.
@@ -312,7 +419,9 @@ class Campaign(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def x_of(self, pair: Pair) -> float:
-        """Ions per host formula at full discharge for a pair (family: host)."""
+        """Ions per host formula at full discharge for a pair; a shipped spinel's is always 1."""
+        if self.family == "spinel" and not isinstance(pair.host, HostFile):
+            return 1.0
         return pair.x_max if pair.x_max is not None else self.x_max
 
     def pair_list(self) -> list[Pair]:
@@ -345,6 +454,27 @@ class Campaign(_Strict):
         return self._file_hosts[key]
 
 
+_SPINEL_X = "spinel pairs are always x = 1 (one ion per B2X4); x_max is for family: host and file hosts"
+
+
+def _at(loc: tuple[Any, ...], check: Any, *args: Any) -> Any:
+    """``check(*args)``, its ValueError placed at ``loc``."""
+    try:
+        return check(*args)
+    except _At:
+        raise
+    except ValueError as exc:
+        raise _At(loc, str(exc)) from None
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """A location as users write it: ``pairs[3].host``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
 def _named_host(host: str | HostFile, family: str | None) -> str | HostFile:
     """A host name checked and written one way (S4Cr2 -> Cr2S4); a file host as it is."""
     if isinstance(host, HostFile):
@@ -353,8 +483,18 @@ def _named_host(host: str | HostFile, family: str | None) -> str | HostFile:
 
 
 def check_host(name: str) -> str:
-    from mvflows.structures.hosts import check_host as _check
+    """A shipped host's name, however its formula is ordered (S4V -> VS4)."""
+    import contextlib
 
+    from pymatgen.core import Composition
+
+    from mvflows.structures.hosts import check_host as _check
+    from mvflows.structures.hosts import host_catalog
+
+    if name not in host_catalog():
+        with contextlib.suppress(ValueError, KeyError):
+            wanted = Composition(name)
+            name = next((known for known in host_catalog() if Composition(known) == wanted), name)
     return _check(name)
 
 
@@ -391,6 +531,56 @@ def check_intercalant(symbol: str) -> str:
 # --- loading with line-precise errors -------------------------------------------------
 
 
+class _Refused(yaml.composer.ComposerError):
+    """Well-formed YAML that a campaign file may not use (the message says why)."""
+
+
+class _CampaignLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses what a campaign never needs and a hostile file could use:
+    a key given twice in one mapping (the last would win), aliases (``*name``: exponential
+    expansion), nesting deeper than :data:`MAX_NESTING` (unbounded recursion).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused(
+                None,
+                None,
+                "YAML aliases (*name) are not allowed in a campaign file; write the value out",
+                self.peek_event().start_mark,
+            )
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise _Refused(
+                None, None, f"nested deeper than {MAX_NESTING} levels", self.peek_event().start_mark
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        node = super().compose_mapping_node(anchor)
+        first: dict[tuple[str, str], yaml.Mark] = {}
+        for key, _value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                mark = first.setdefault((key.tag, key.value), key.start_mark)
+                if mark is not key.start_mark:
+                    raise _Refused(
+                        None,
+                        None,
+                        f"duplicate key {key.value!r} (first at line {mark.line + 1}); give each key once",
+                        key.start_mark,
+                    )
+        return node
+
+
 def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     """Deepest YAML node along a pydantic error location."""
     for key in loc:
@@ -406,6 +596,15 @@ def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     return node
 
 
+def _find(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """The YAML node at exactly ``loc`` (mapping keys), or None when the file does not set it."""
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == str(key)), None)
+    return node
+
+
 def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     """For unknown keys point at the key itself, not its parent."""
     if not loc:
@@ -418,38 +617,105 @@ def _key_node(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     return _node_at(node, loc)
 
 
-def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> Campaign:
-    """Read and validate a campaign file; raise CampaignError with ``file:line:col``."""
-    path = Path(path)
+def _line_col(text: str | bytes, offset: int) -> tuple[int, int]:
+    newline = "\n" if isinstance(text, str) else b"\n"
+    line = text.count(newline, 0, offset) + 1
+    return line, offset - (text.rfind(newline, 0, offset) + 1) + 1
+
+
+def _read_text(path: Path) -> str:
+    """The campaign file's text: at most MAX_CAMPAIGN_BYTES of UTF-8."""
     try:
-        text = path.read_text()
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_CAMPAIGN_BYTES + 1)
     except OSError as exc:
         raise CampaignError(f"{path}: cannot read campaign file: {exc.strerror}") from None
+    if len(raw) > MAX_CAMPAIGN_BYTES:
+        raise CampaignError(
+            f"{path}: campaign file larger than {MAX_CAMPAIGN_BYTES // 1000} kB; "
+            "is it the right file? (campaigns are a few kB)"
+        )
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(raw, exc.start)
+        raise CampaignError(
+            f"{path}:{line}:{col}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def _parse(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for locations) and the data it holds."""
+    loader = None
+    try:
+        loader = _CampaignLoader(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise CampaignError(f"{where}: malformed YAML: {exc.problem or exc.context}") from None
+        what = "" if isinstance(exc, _Refused) else "malformed YAML: "
+        raise CampaignError(f"{where}: {what}{exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:  # a control character
+        line, col = _line_col(text, exc.position)
+        raise CampaignError(
+            f"{path}:{line}:{col}: malformed YAML: control character {chr(exc.character)!r} is not allowed"
+        ) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return root, data
+
+
+def load_campaign(
+    path: str | Path, overrides: dict[str, Any] | None = None, options: dict[str, str] | None = None
+) -> Campaign:
+    """Read and validate a campaign file; raise CampaignError with ``file:line:col``.
+
+    ``overrides`` replace settings (dotted keys, ``{"calculator.model": "CHGNet"}``);
+    ``options`` names the command-line option of each (``{"calculator.model": "--model"}``), so
+    that an error in an override blames the option, not a line of the file.
+    """
+    path = Path(path)
+    overrides = overrides or {}
+    labels = {key: f"{(options or {}).get(key, key)} {value}" for key, value in overrides.items()}
+    root, data = _parse(path, _read_text(path))
     if not isinstance(data, dict):
         raise CampaignError(f"{path}:1:1: a campaign file must be a mapping of settings")
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         _set_dotted(data, key, value)
+
+    def located(loc: tuple[Any, ...], message: str, key: bool = False) -> CampaignError:
+        dotted = [".".join(str(p) for p in loc[:n]) for n in range(len(loc), 0, -1)]
+        label = next((labels[d] for d in dotted if d in labels), None)
+        if label is not None:
+            return CampaignError(f"{label}: {message}")
+        mark = (_key_node(root, loc) if key else _node_at(root, loc)).start_mark
+        return CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {_field(loc)}: {message}")
+
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         # pydantic names the branch of a union it tried (str, HostFile): not a place in the file
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or p not in ("str", "HostFile"))
-        node = _key_node(root, loc) if err["type"] == "extra_forbidden" else _node_at(root, loc)
-        mark = node.start_mark
-        field = ".".join(str(p) for p in loc) or "(top level)"
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _At):
+            loc = (*loc, *cause.loc)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {msg}{more}") from None
+        raise located(loc, msg + more, key=err["type"] == "extra_forbidden") from None
+    for dotted in ("calculator.kind", "calculator.model", "calculator.vasp_config"):
+        node = _find(root, tuple(dotted.split(".")))
+        if dotted in labels:
+            campaign._origins[dotted] = labels[dotted]
+        elif node is not None:
+            campaign._origins[dotted] = (
+                f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: {dotted}"
+            )
+    _check_model_kwargs(campaign, located)
     entries = campaign.stability.entries_file
     if entries:
         resolved = (path.parent / entries).resolve()
@@ -458,13 +724,30 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         try:
             load_entries_file(resolved)
         except ValueError as exc:
-            mark = _node_at(root, ("stability", "entries_file")).start_mark
-            raise CampaignError(
-                f"{path}:{mark.line + 1}:{mark.column + 1}: stability.entries_file: {exc}"
-            ) from None
+            raise located(("stability", "entries_file"), str(exc)) from None
         campaign.stability.entries_file = str(resolved)
     _read_files(campaign, path, root)
     return campaign
+
+
+def _check_model_kwargs(campaign: Campaign, located: Any) -> None:
+    """Every ``model_kwargs`` key must be a keyword of the model's calculator (else it is ignored)."""
+    kwargs = campaign.calculator.model_kwargs
+    if not kwargs:
+        return
+    from mvflows.models import calculator_keywords
+
+    accepted = calculator_keywords(campaign.calculator.model)
+    if accepted is None:  # not known here; loading the model tells
+        return
+    for key in kwargs:
+        if key not in accepted:
+            raise located(
+                ("calculator", "model_kwargs", key),
+                f"{campaign.calculator.model}'s calculator takes no keyword {key!r} "
+                f"(it takes: {', '.join(sorted(accepted))})",
+                key=True,
+            )
 
 
 def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
@@ -473,8 +756,7 @@ def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
 
     def fail(loc: tuple[Any, ...], message: str) -> None:
         mark = _node_at(root, loc).start_mark
-        field = ".".join(str(p) for p in loc)
-        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {field}: {message}") from None
+        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {_field(loc)}: {message}") from None
 
     places = [(("hosts", i), h) for i, h in enumerate(campaign.hosts)]
     places += [(("pairs", j, "host"), p.host) for j, p in enumerate(campaign.pairs)]
@@ -521,7 +803,14 @@ def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested mappings; an empty section (``calculator:``) becomes one. A section
+    that is not a mapping is left for validation to report where the file has it.
+    """
     keys = dotted.split(".")
     for key in keys[:-1]:
-        data = data.setdefault(key, {})
+        if data.get(key) is None:
+            data[key] = {}
+        if not isinstance(data[key], dict):
+            return
+        data = data[key]
     data[keys[-1]] = value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -95,7 +96,16 @@ def projects_folder() -> Path:
 
 
 def write_project(project: dict[str, Any], folder: Path | None = None, force: bool = False) -> Path:
-    """Validate with jobflow-remote's own model, then write ``FOLDER/NAME.yaml``."""
+    """Validate with jobflow-remote's own model, then write ``FOLDER/NAME.yaml``.
+
+    NAME must be a plain file name: ``../x`` or ``a/b`` would write outside FOLDER.
+    """
+    name = str(project["name"])
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise ClusterError(
+            f"project name {name!r}: letters, digits, '_', '-' and '.' only "
+            "(it names the file NAME.yaml in the projects folder)"
+        )
     from jobflow_remote.config.base import Project
 
     try:
@@ -103,7 +113,7 @@ def write_project(project: dict[str, Any], folder: Path | None = None, force: bo
     except Exception as exc:  # noqa: BLE001 - pydantic and store errors alike
         raise ClusterError(f"invalid jobflow-remote project: {str(exc).splitlines()[0]}") from None
     folder = Path(folder) if folder else projects_folder()
-    path = folder / f"{project['name']}.yaml"
+    path = folder / f"{name}.yaml"
     if path.exists() and not force:
         raise ClusterError(f"{path} exists (use --force to replace it)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -216,6 +226,7 @@ def ensure_queue_initialised(jc) -> None:
 
 def job_controller(project: str | None):
     import jobflow_remote
+    from jobflow_remote.config.base import ProjectUndefinedError
     from jobflow_remote.jobs.jobcontroller import JobController
 
     # jobflow-remote reads JFREMOTE_* once, at import: honour a folder set after that
@@ -223,6 +234,13 @@ def job_controller(project: str | None):
         jobflow_remote.SETTINGS.projects_folder = os.environ["JFREMOTE_PROJECTS_FOLDER"]
     try:
         return JobController.from_project_name(project)
+    except ProjectUndefinedError:
+        folder = projects_folder()
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        found = f"projects in {folder}: {', '.join(known)}" if known else f"none in {folder} yet"
+        raise ClusterError(
+            f"no jobflow-remote project given: use --project NAME or set $JFREMOTE_PROJECT ({found})"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - config, parsing and connection errors
         raise ClusterError(
             f"cannot open jobflow-remote project {project!r}: {str(exc).splitlines()[0]}"

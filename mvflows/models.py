@@ -7,9 +7,11 @@ import them back (``mvflows.calculators`` builds on this module, never the rever
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
-from importlib import metadata
+from importlib import metadata, util
+from pathlib import Path
 from typing import Any
 
 # Models whose weights ship inside their Python package and so load offline.
@@ -24,6 +26,13 @@ _CHECKPOINTS: dict[str, tuple[str, str, str]] = {
     "MACE": ("mace-torch", "model", "medium"),
     "MatterSim": ("mattersim", "load_path", "default"),
     "M3GNet": ("matgl", "path", "default"),
+}
+
+
+# model -> (package, its module file, class) of the ASE calculator atomate2 builds, for its keywords
+_CALCULATOR_CLASSES: dict[str, tuple[str, str, str]] = {
+    "SevenNet": ("sevenn", "calculator.py", "SevenNetCalculator"),
+    "CHGNet": ("chgnet", "model/dynamics.py", "CHGNetCalculator"),
 }
 
 
@@ -52,6 +61,47 @@ def default_kwargs(name: str) -> dict[str, Any]:
 
     mlff = _mlff()
     return dict(_DEFAULT_CALCULATOR_KWARGS.get(mlff(name), {}))
+
+
+def calculator_keywords(name: str) -> frozenset[str] | None:
+    """The keywords a model's ASE calculator takes (what ``model_kwargs`` may set); None if unknown here.
+
+    Read from the calculator's source, not imported: importing it loads torch (seconds), and
+    a campaign is checked before anything runs. A ``**kwargs`` of the constructor goes to
+    ASE's ``Calculator``, which keeps unknown keywords without using them: its own named
+    keywords count, the rest would be silently ignored.
+    """
+    meta = resolve_model_name(name)
+    if meta not in _CALCULATOR_CLASSES:
+        return None
+    package, module, cls = _CALCULATOR_CLASSES[meta]
+    try:
+        spec = util.find_spec(package)
+        source = Path(next(iter(spec.submodule_search_locations or []))) / module  # type: ignore[union-attr]
+        tree = ast.parse(source.read_text())
+    except (AttributeError, ImportError, OSError, StopIteration, SyntaxError, ValueError):
+        return None
+    init = next(
+        (
+            item
+            for node in tree.body
+            if isinstance(node, ast.ClassDef) and node.name == cls
+            for item in node.body
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__"
+        ),
+        None,
+    )
+    if init is None:
+        return None
+    args = init.args
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]} - {"self"}
+    if args.kwarg is not None:
+        import inspect
+
+        from ase.calculators.calculator import Calculator
+
+        names |= {p for p in inspect.signature(Calculator.__init__).parameters if p != "self"} - {"kwargs"}
+    return frozenset(names | set(default_kwargs(meta)))
 
 
 def _version(distribution: str) -> str:

@@ -240,7 +240,7 @@ def test_unknown_calculator_kind_is_bad_input(tmp_path):
         "run", SMOKE, "--calculator", "gaussian", "--store", str(tmp_path / "s"), "--no-progress"
     )
     assert result.returncode == 2
-    assert "calculator.kind" in result.stderr
+    assert "error: --calculator gaussian: Input should be" in result.stderr
 
 
 def test_fake_jobs_carry_the_campaigns_expectations(camp, spec):

@@ -61,6 +61,8 @@ def neb(
         first = exc.errors()[0]
         option = "-".join(str(p) for p in first["loc"][1:]).replace("_", "-") or "model"
         fail(f"--{option}: {first['msg'].removeprefix('Value error, ')}")
+    if model:
+        camp._origins["calculator.model"] = f"--model {model}"
     mode = "quiet" if quiet or os.environ.get("MVFLOWS_NO_PROGRESS") == "1" else "auto"
     ok = run_campaign(camp, store, work_dir, mode, fresh=False, jobs=jobs)
     _print_profile(store, camp)

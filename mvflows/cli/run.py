@@ -47,6 +47,37 @@ def _job_slots(requested: int | None, kind: str) -> int:
     return requested
 
 
+# what each command-line override of ``mvflows run`` sets, for errors that name the option
+RUN_OPTIONS = {"calculator.model": "--model", "calculator.kind": "--calculator"}
+_SERVER_STORES = ("mongodb://", "mongodb+srv://", "mongomock://")
+
+
+def _store_uri(store: str | None) -> str:
+    """The store a run writes to; an empty one is refused (it would be the current directory)."""
+    from mvflows.store import StoreError, resolve_uri
+
+    if store is not None and not store.strip():
+        fail("--store: empty")
+    try:
+        uri = resolve_uri(store)
+    except StoreError as exc:
+        fail(str(exc))
+    if not uri.startswith(_SERVER_STORES) and not uri.removeprefix("monty:").strip():
+        fail(f"--store {store!r}: no directory" if store else "$MVFLOWS_STORE: empty")
+    return uri
+
+
+def _check_work_dir(work_dir: Path) -> None:
+    """--work-dir must be a directory this process may write in, or one it can make (not made yet)."""
+    probe = Path(work_dir).expanduser().absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        fail(f"--work-dir {work_dir}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        fail(f"--work-dir {work_dir}: {probe} is not writable")
+
+
 def run(
     campaign: Path = typer.Argument(..., help="campaign file, e.g. workflows/spinel21.yaml"),
     store: str | None = typer.Option(
@@ -87,7 +118,7 @@ def run(
     if calculator:
         overrides["calculator.kind"] = calculator
     try:
-        camp = load_campaign(campaign, overrides)
+        camp = load_campaign(campaign, overrides, RUN_OPTIONS)
     except CampaignError as exc:
         fail(str(exc))
     mode = "quiet" if quiet or not progress or os.environ.get("MVFLOWS_NO_PROGRESS") == "1" else "auto"
@@ -105,31 +136,42 @@ def run_campaign(
 ) -> bool:
     """Run a loaded campaign (or one built by ``mvflows neb``) and print its table.
 
-    True when every pair and path has a successful result.
+    True when every pair and path has a successful result. Everything the command line and
+    the campaign name is checked before the store is opened: bad input writes nothing.
     """
-    from mvflows.calculators import calculator_for
-    from mvflows.models import load_model_or_fail
-    from mvflows.store import StoreError, job_store, resolve_uri
+
+    def checked(keys: tuple[str, ...], check, *args):
+        """``check(*args)``; its error blamed on where the first of the settings ``keys`` was given."""
+        try:
+            return check(*args)
+        except (RuntimeError, ValueError) as exc:
+            where = next((camp.where(k) for k in keys if camp.where(k)), None)
+            fail(f"{where}: {exc}" if where else str(exc))
 
     slots = _job_slots(jobs, camp.calculator.kind)
+    uri = _store_uri(store)
+    if work_dir is not None:
+        _check_work_dir(work_dir)
+    from mvflows.calculators import calculator_for
+    from mvflows.models import load_model_or_fail
+    from mvflows.store import StoreError, job_store
+
+    kind, config = camp.calculator.kind, ("calculator.vasp_config", "calculator.kind")
+    calc = checked(config, calculator_for, camp.calculator)
+    if kind == "vasp":
+        from mvflows.vasp.makers import vasp_available_or_fail
+
+        checked(("calculator.kind",), vasp_available_or_fail, calc.settings)
+    else:  # a force field, or the surrogate of fake VASP
+        if kind == "fake-vasp":
+            from mvflows.vasp.makers import fake_vasp_available_or_fail
+
+            checked(config, fake_vasp_available_or_fail, calc.settings)
+        model = camp.calculator
+        checked(("calculator.model",), load_model_or_fail, model.model, model.model_kwargs)
     try:
-        uri = resolve_uri(store)
         js = job_store(uri)
     except StoreError as exc:
-        fail(str(exc))
-    try:
-        calc = calculator_for(camp.calculator)
-        if camp.calculator.kind == "vasp":
-            from mvflows.vasp.makers import vasp_available_or_fail
-
-            vasp_available_or_fail(calc.settings)
-        else:  # a force field, or the surrogate of fake VASP
-            if camp.calculator.kind == "fake-vasp":
-                from mvflows.vasp.makers import fake_vasp_available_or_fail
-
-                fake_vasp_available_or_fail(calc.settings)
-            load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
-    except (RuntimeError, ValueError) as exc:
         fail(str(exc))
 
     from mvflows.execution import run_flow
