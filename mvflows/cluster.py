@@ -257,11 +257,22 @@ class JobRow:
     remote_id: str | None
 
 
+def _first_words(exc: Exception) -> str:
+    """pymongo's message up to its topology dump (hundreds of characters of no use to a user)."""
+    return str(exc).splitlines()[0].split(" (configured timeouts")[0].split(", Timeout:")[0][:200]
+
+
 def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
     jc = job_controller(project)
     metadata = {"pair": pair} if pair else None
+    try:
+        infos = jc.get_jobs_info(metadata=metadata)
+    except PyMongoError as exc:  # the queue database is down or unreachable
+        raise ClusterError(
+            f"cannot reach the queue database of project {jc.project.name}: {_first_words(exc)}"
+        ) from None
     rows = []
-    for info in sorted(jc.get_jobs_info(metadata=metadata), key=lambda i: int(i.db_id)):
+    for info in sorted(infos, key=lambda i: int(i.db_id)):
         rows.append(
             JobRow(
                 db_id=str(info.db_id),
@@ -292,7 +303,13 @@ def rerun(project: str | None, target: str) -> list[str]:
 
     jc = job_controller(project)
     states = [JobState[s] for s in RERUN_STATES]
-    if jc.count_jobs(metadata={"pair": target}) > 0:
+    try:
+        has_pair = jc.count_jobs(metadata={"pair": target}) > 0
+    except PyMongoError as exc:
+        raise ClusterError(
+            f"cannot reach the queue database of project {jc.project.name}: {_first_words(exc)}"
+        ) from None
+    if has_pair:
         return jc.rerun_jobs(metadata={"pair": target}, states=states, raise_on_error=False)
     key = "db_ids" if target.isdigit() or "-" not in target else "job_ids"
     found = jc.get_jobs_info(db_ids=[target]) if key == "db_ids" else jc.get_jobs_info(job_ids=[(target, 1)])

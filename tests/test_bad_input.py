@@ -212,6 +212,19 @@ def test_status_without_a_project(tmp_path):
     assert "None" not in result.stderr
 
 
+def test_status_with_the_queue_database_down(tmp_path):
+    """A project whose MongoDB is not running: one line naming the project, not a traceback."""
+    env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path)}
+    mongo = "mongodb://127.0.0.1:9/mv?serverSelectionTimeoutMS=500&connectTimeoutMS=500"
+    init = mvflows_cli("cluster", "init", "down", "--mongo", mongo, env=env, timeout=120)
+    assert init.returncode == 0, init.stderr
+    for args in (("status", "--project", "down"), ("rerun", "MgCr2S4", "--project", "down")):
+        result = mvflows_cli(*args, env=env, timeout=120)
+        assert result.returncode == 2, result.stderr
+        _one_error(result.stderr, "")
+        assert "project 'down'" in result.stderr or "project down" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", ""])
 def test_cluster_init_refuses_names_that_leave_the_folder(tmp_path, name):
     folder = tmp_path / "projects"
