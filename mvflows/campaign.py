@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pymatgen.core import Element
 
+from mvflows.refine import RefineSettings
 from mvflows.structures.metals import METAL_REFERENCES
 from mvflows.structures.spinel import check_spinel, spinel_name, spinel_parts
 
@@ -251,6 +252,9 @@ class Campaign(_Strict):
         1.0, gt=0, description="default ions per host formula at full discharge (family: host)"
     )
     paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
+    refine: RefineSettings | None = Field(
+        None, description="after the force-field screen, recompute the pairs this rule picks on VASP"
+    )
     _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
 
     @field_validator("hosts")
@@ -464,7 +468,30 @@ def load_campaign(path: str | Path, overrides: dict[str, Any] | None = None) -> 
             ) from None
         campaign.stability.entries_file = str(resolved)
     _read_files(campaign, path, root)
+    if campaign.refine is not None:
+        _check_refine(campaign, path, root)
     return campaign
+
+
+def _check_refine(campaign: Campaign, path: Path, root: yaml.Node) -> None:
+    """``refine`` follows a force-field screen and names the VASP settings it runs with (resolved here)."""
+    from mvflows.vasp.settings import load_vasp_settings
+
+    def fail(loc: tuple[str, ...], message: str) -> None:
+        mark = _node_at(root, loc).start_mark
+        raise CampaignError(f"{path}:{mark.line + 1}:{mark.column + 1}: {'.'.join(loc)}: {message}")
+
+    refine = campaign.refine
+    if campaign.calculator.kind != "forcefield":
+        fail(("calculator", "kind"), "refine follows a force-field screen: kind must be forcefield")
+    if refine.vasp_config is None and campaign.calculator.vasp_config is None:
+        fail(("refine",), "needs a VASP configuration: set refine.vasp_config (e.g. configs/vasp.yaml)")
+    if refine.vasp_config is not None:
+        refine.vasp_config = str((path.parent / refine.vasp_config).resolve())
+    try:
+        load_vasp_settings(refine.vasp_config or campaign.calculator.vasp_config)
+    except ValueError as exc:
+        fail(("refine", "vasp_config") if refine.vasp_config else ("calculator", "vasp_config"), str(exc))
 
 
 def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:
