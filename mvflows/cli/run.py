@@ -129,6 +129,8 @@ def run_campaign(
 
                 fake_vasp_available_or_fail(calc.settings)
             load_model_or_fail(camp.calculator.model, camp.calculator.model_kwargs)
+        if getattr(camp, "refine", None) is not None:  # the VASP the picked pairs go on to
+            _refine_available_or_fail(camp)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
 
@@ -182,6 +184,19 @@ def run_campaign(
         soft_wrap=True,
     )
     return ok == expected
+
+
+def _refine_available_or_fail(camp) -> None:
+    """The refinement's VASP (or fake VASP) must run here before anything is computed."""
+    from mvflows.flows import refined_campaign
+    from mvflows.vasp.makers import fake_vasp_available_or_fail, vasp_available_or_fail
+    from mvflows.vasp.settings import load_vasp_settings
+
+    settings = load_vasp_settings(refined_campaign(camp).calculator.vasp_config)
+    if camp.refine.calculator == "vasp":
+        vasp_available_or_fail(settings)
+    else:
+        fake_vasp_available_or_fail(settings)
 
 
 def register(app: typer.Typer) -> None:
