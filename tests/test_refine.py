@@ -87,3 +87,27 @@ def test_bad_refine_settings_are_one_error_line(tmp_path, refine, kind, message)
     (line,) = error_lines(result.stderr)
     assert message in line and "c.yaml:" in line, line
     assert not (tmp_path / "store" / "work").exists()  # nothing computed
+
+
+def test_results_of_an_unknown_level_is_one_error_line(tmp_path):
+    from mvflows.schemas import PairResult
+    from mvflows.store import publish_result, results_store
+
+    store = results_store(str(tmp_path / "store"))
+    doc = PairResult(
+        campaign="c",
+        host="Cr2S4",
+        intercalant="Mg",
+        formula_discharged="MgCr2S4",
+        calculator="forcefield:SevenNet",
+        state="successful",
+        barrier_ev=0.5,
+    )
+    publish_result(store, doc)
+    store.close()
+    got = invoke("results", "--store", tmp_path / "store", "--level", "vasp:PBE")
+    assert got.exit_code == 2 and "no result has level 'vasp:PBE'" in error_lines(got.stderr)[0]
+    ok = invoke(
+        "results", "--store", tmp_path / "store", "--level", "forcefield:SevenNet", "--format", "json"
+    )
+    assert ok.exit_code == 0 and '"barrier_ev": 0.5' in ok.stdout
