@@ -1,7 +1,7 @@
 """A campaign's ``refine:`` without compute: the selection rule, bad input, levels of a result."""
 
 import pytest
-from conftest import error_lines, invoke
+from conftest import WORKFLOWS, error_lines, invoke
 
 from mvflows.refine import RefineSettings, at_level, select
 
@@ -111,3 +111,60 @@ def test_results_of_an_unknown_level_is_one_error_line(tmp_path):
         "results", "--store", tmp_path / "store", "--level", "forcefield:SevenNet", "--format", "json"
     )
     assert ok.exit_code == 0 and '"barrier_ev": 0.5' in ok.stdout
+
+
+def test_the_refine_job_adds_warm_vasp_graphs_of_the_picked_pairs():
+    """The refinement built and replaced in memory (no compute): one job after the screen, the
+    screen's jobs those of workflows/smoke.yaml, the picked pair's VASP jobs started from the
+    force-field jobs' outputs."""
+    from jobflow import Flow, OutputReference
+
+    from mvflows.campaign import load_campaign
+    from mvflows.flows import CampaignMaker
+    from mvflows.schemas import PairResult
+
+    def uuids(flow):
+        return {j.uuid for j, _ in flow.iterflow()}
+
+    refine_campaign = load_campaign(f"{WORKFLOWS}/smoke_refine.yaml")
+    flow = CampaignMaker().make(refine_campaign)
+    screen = CampaignMaker().make(load_campaign(f"{WORKFLOWS}/smoke.yaml"))
+    refine = flow.jobs[-1]
+    assert refine.name.startswith("refine smoke-refine on fake-vasp:PBE")
+    # the screen's jobs are the plain campaign's but for the pair results (another campaign name)
+    assert len(uuids(flow) - uuids(screen)) == 3 and len(uuids(screen) - uuids(flow)) == 2
+    assert CampaignMaker().make(refine_campaign).jobs[-1].uuid == refine.uuid  # content-keyed
+
+    _results, hosts, kinds, xs = refine.function_args
+    steps = ("relax_charged", "relax_metal", "relax_tet", "relax_oct", "neb")
+    docs = [
+        PairResult(
+            campaign="smoke-refine",
+            host=host.name,
+            intercalant=ion,
+            formula_discharged=f"{ion}{host.name}",
+            calculator="forcefield:SevenNet",
+            state="successful",
+            barrier_ev=barrier,
+            neb_energies_ev=[0.0, barrier, 0.0],
+            job_uuids={step: f"{host.name}-{step}" for step in steps},
+        )
+        for host, ion, barrier in zip(hosts, ("Mg", "Zn"), (0.7, 0.6), strict=True)
+    ]
+    run = refine.function.original  # what the job runs: the maker's undecorated make
+    response = run(refine.function.__self__, docs, hosts, kinds, xs)
+    added = response.replace
+    names = [j.name for j in added.jobs]
+    assert {"levels Mg in Cr2S4", "levels Zn in Ti2S4"} <= set(names)  # every pair's merged result
+    (vasp,) = [j for j in added.jobs if isinstance(j, Flow)]
+    assert vasp.name == "Zn in Ti2S4 on fake-vasp:PBE"  # the lower barrier, top: 1
+    inputs = {
+        ref.uuid: ref.attributes
+        for job, _ in added.iterflow()
+        for arg in (*job.function_args, *job.function_kwargs.values())
+        for ref in ([arg] if isinstance(arg, OutputReference) else [])
+    }
+    for step in ("relax_charged", "relax_metal", "relax_tet", "relax_oct"):
+        assert inputs[f"Ti2S4-{step}"] == (("a", "structure"),), step  # each VASP relax from the FF's
+    assert inputs["Ti2S4-neb"] == (("a", "images"),)  # the NEB gate gets the FF band
+    assert not any(uuid.startswith("Cr2S4") for uuid in inputs)
