@@ -237,6 +237,7 @@ class JobRow:
     state: str
     worker: str
     remote_id: str | None
+    level: str | None = None  # a refinement's jobs: the level they compute (e.g. vasp:PBE)
 
 
 def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
@@ -252,6 +253,7 @@ def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
                 state=info.state.name,
                 worker=info.worker,
                 remote_id=str(info.remote.process_id) if info.remote and info.remote.process_id else None,
+                level=(info.metadata or {}).get("level"),
             )
         )
     return rows
@@ -260,7 +262,8 @@ def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
 def states_per_pair(rows: list[JobRow]) -> dict[str, Counter]:
     summary: dict[str, Counter] = {}
     for row in rows:
-        summary.setdefault(row.pair, Counter())[row.state] += 1
+        key = f"{row.pair} ({row.level})" if row.level else row.pair
+        summary.setdefault(key, Counter())[row.state] += 1
     return dict(sorted(summary.items(), key=lambda kv: (kv[0] == SHARED, kv[0])))
 
 

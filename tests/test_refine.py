@@ -168,3 +168,17 @@ def test_the_refine_job_adds_warm_vasp_graphs_of_the_picked_pairs():
         assert inputs[f"Ti2S4-{step}"] == (("a", "structure"),), step  # each VASP relax from the FF's
     assert inputs["Ti2S4-neb"] == (("a", "images"),)  # the NEB gate gets the FF band
     assert not any(uuid.startswith("Cr2S4") for uuid in inputs)
+
+
+def test_status_lists_a_refined_pairs_jobs_at_their_level():
+    from mvflows.cluster import JobRow, states_per_pair
+
+    rows = [
+        JobRow("1", "relax Ti2S4", "ZnTi2S4", "COMPLETED", "local", None),
+        JobRow("2", "relax Ti2S4", "ZnTi2S4", "COMPLETED", "local", None, level="vasp:PBE"),
+        JobRow("3", "NEB", "ZnTi2S4", "FAILED", "local", None, level="vasp:PBE"),
+    ]
+    assert states_per_pair(rows) == {
+        "ZnTi2S4": {"COMPLETED": 1},
+        "ZnTi2S4 (vasp:PBE)": {"COMPLETED": 1, "FAILED": 1},
+    }

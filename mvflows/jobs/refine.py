@@ -104,7 +104,14 @@ class RefineMaker(KeyedMaker):
     def make(
         self, results: list[PairResult | None], hosts: list[Host], kinds: list[str], x_maxes: list[float]
     ) -> Response:
-        """Replaced at run time by the picked pairs' VASP graphs and every pair's merged result."""
+        """Replaced at run time by the picked pairs' VASP graphs and every pair's merged result.
+
+        The refined jobs carry the pair and the level in their metadata (as a cluster run's pair
+        jobs carry the pair), so ``mvflows status`` lists them apart and ``mvflows rerun PAIR``
+        reaches them.
+        """
+        from mvflows.flows import pair_label
+
         picked = set(select(results, RefineSettings.model_validate(self.rule)))
         jobs: list[Flow | Job] = []
         metals: dict[str, Job] = {}
@@ -121,6 +128,7 @@ class RefineMaker(KeyedMaker):
                     jobs.append(metals[ion])
                 flow = pairs.make(host, ion, x_maxes[i], metal=metals[ion], start=start, warm_band=band)
                 flow.name = f"{flow.name} on {self.label}"
+                flow.update_metadata({"pair": pair_label(host, ion), "level": self.label}, dynamic=True)
                 jobs.append(flow)
                 refined = flow.output
             merge = merge_levels(screen, refined, self.label if i in picked else None)
