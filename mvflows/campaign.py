@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pymatgen.core import Element
 
+from mvflows.refine import RefineSettings
 from mvflows.structures.metals import METAL_REFERENCES
 from mvflows.structures.spinel import check_spinel, spinel_name, spinel_parts
 
@@ -298,6 +299,9 @@ class Campaign(_Strict):
         1.0, gt=0, le=MAX_X, description="default ions per host formula at full discharge (family: host)"
     )
     paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
+    refine: RefineSettings | None = Field(
+        None, description="after the force-field screen, recompute the pairs this rule picks on VASP"
+    )
     _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> where it was set
 
@@ -707,7 +711,13 @@ def load_campaign(
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise located(loc, msg + more, key=err["type"] == "extra_forbidden") from None
-    for dotted in ("calculator.kind", "calculator.model", "calculator.vasp_config"):
+    for dotted in (
+        "calculator.kind",
+        "calculator.model",
+        "calculator.vasp_config",
+        "refine.calculator",
+        "refine.vasp_config",
+    ):
         node = _find(root, tuple(dotted.split(".")))
         if dotted in labels:
             campaign._origins[dotted] = labels[dotted]
@@ -727,6 +737,8 @@ def load_campaign(
             raise located(("stability", "entries_file"), str(exc)) from None
         campaign.stability.entries_file = str(resolved)
     _read_files(campaign, path, root)
+    if campaign.refine is not None:
+        _check_refine(campaign, path, located)
     return campaign
 
 
@@ -748,6 +760,24 @@ def _check_model_kwargs(campaign: Campaign, located: Any) -> None:
                 f"(it takes: {', '.join(sorted(accepted))})",
                 key=True,
             )
+
+
+def _check_refine(campaign: Campaign, path: Path, located: Any) -> None:
+    """``refine`` follows a force-field screen and names the VASP settings it runs with (resolved here)."""
+    from mvflows.vasp.settings import load_vasp_settings
+
+    refine = campaign.refine
+    if campaign.calculator.kind != "forcefield":
+        raise located(("calculator", "kind"), "refine follows a force-field screen: kind must be forcefield")
+    if refine.vasp_config is None and campaign.calculator.vasp_config is None:
+        raise located(("refine",), "needs a VASP configuration: set refine.vasp_config (configs/vasp.yaml)")
+    if refine.vasp_config is not None:
+        refine.vasp_config = str((path.parent / refine.vasp_config).resolve())
+    try:
+        load_vasp_settings(refine.vasp_config or campaign.calculator.vasp_config)
+    except ValueError as exc:
+        where = ("refine", "vasp_config") if refine.vasp_config else ("calculator", "vasp_config")
+        raise located(where, str(exc)) from None
 
 
 def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:

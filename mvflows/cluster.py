@@ -255,6 +255,7 @@ class JobRow:
     state: str
     worker: str
     remote_id: str | None
+    level: str | None = None  # a refinement's jobs: the level they compute (e.g. vasp:PBE)
 
 
 def _first_words(exc: Exception) -> str:
@@ -281,6 +282,7 @@ def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
                 state=info.state.name,
                 worker=info.worker,
                 remote_id=str(info.remote.process_id) if info.remote and info.remote.process_id else None,
+                level=(info.metadata or {}).get("level"),
             )
         )
     return rows
@@ -289,7 +291,8 @@ def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
 def states_per_pair(rows: list[JobRow]) -> dict[str, Counter]:
     summary: dict[str, Counter] = {}
     for row in rows:
-        summary.setdefault(row.pair, Counter())[row.state] += 1
+        key = f"{row.pair} ({row.level})" if row.level else row.pair
+        summary.setdefault(key, Counter())[row.state] += 1
     return dict(sorted(summary.items(), key=lambda kv: (kv[0] == SHARED, kv[0])))
 
 

@@ -15,6 +15,7 @@ another calculator without another copy of the graph (:func:`pair_maker_for`'s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobflow import Flow, Job, Maker
 
@@ -24,6 +25,7 @@ from mvflows.jobs.gate import neb_gate
 from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.jobs.hops import MigrationGraphHopsMaker, SpinelHopsMaker
 from mvflows.jobs.paths import PathNebMaker
+from mvflows.jobs.refine import RefineMaker
 from mvflows.jobs.results import pair_result, path_result
 from mvflows.jobs.sites import FileSitesMaker, InsertionSitesMaker, SpinelSitesMaker
 from mvflows.jobs.stability import StabilityMaker
@@ -56,9 +58,12 @@ class PairMaker(KeyedMaker):
     settings_digest: str = ""
     calculator_label: str = "forcefield:SevenNet"
 
-    def metal_relax(self, intercalant: str) -> Job:
-        """The relaxed metal reference of the voltage; a campaign makes one per intercalant."""
-        metal = self.relax_maker.make(metal_reference(intercalant))
+    def metal_relax(self, intercalant: str, start: Any = None) -> Job:
+        """The relaxed metal reference of the voltage; a campaign makes one per intercalant.
+
+        ``start``: the structure to relax from (a refinement's: the force field's relaxed metal).
+        """
+        metal = self.relax_maker.make(metal_reference(intercalant) if start is None else start)
         metal.append_name(f" {intercalant} metal")
         return metal
 
@@ -69,8 +74,17 @@ class PairMaker(KeyedMaker):
         x_max: float = 1.0,
         metal: Job | None = None,
         phases: dict[str, Job] | None = None,
+        start: dict[str, Any] | None = None,
+        warm_band: Any = None,
     ) -> Flow:
-        """``metal`` and ``phases`` (name -> competing-phase relax) are shared by a campaign's pairs."""
+        """``metal`` and ``phases`` (name -> competing-phase relax) are shared by a campaign's pairs.
+
+        A warm start (a refinement, :mod:`mvflows.jobs.refine`): ``start`` maps a step
+        (``relax_charged``, the sites stage's ``relax_tet``/``relax_oct``/``relax_discharged``)
+        to the structure its relax starts from; ``warm_band`` is a converged band (images)
+        the first migration limit's NEB starts from instead of an IDPP path.
+        """
+        start = start or {}
         label = pair_label(host, intercalant)
         jobs: list[Job | Flow] = []
         if metal is None:
@@ -79,9 +93,9 @@ class PairMaker(KeyedMaker):
         if self.stability is not None and phases is None:
             phases = self.stability.phase_relaxes(host, intercalant, {})
             jobs += list(phases.values())
-        charged = self.relax_maker.make(host.structure())
+        charged = self.relax_maker.make(start.get("relax_charged") or host.structure())
         charged.append_name(f" {host.name}")
-        sites = self.sites.make(host, intercalant, charged, x_max)
+        sites = self.sites.make(host, intercalant, charged, x_max, **({"start": start} if start else {}))
         volt = voltage(
             intercalant,
             host,
@@ -105,6 +119,7 @@ class PairMaker(KeyedMaker):
             self.max_abs_delta_e_site_ev,
             self.max_e_hull_ev_atom if stab else None,
             stab.output if stab else None,
+            **({"warm_band": warm_band} if warm_band is not None else {}),
         )
         gate.name = f"NEB screen {label}"
         uuids = {
@@ -145,6 +160,7 @@ class CampaignMaker(Maker):
         metals: dict[str, Job] = {}
         phase_cache: dict[str, Job] = {}
         flows: list[Flow | Job] = []
+        screened: list[tuple[Any, Host, str, float]] = []  # (result, host, kind, x) of every pair
         for pair in campaign.pair_list():
             host = campaign.host_of(pair)
             kind = host_kind(host)
@@ -164,6 +180,12 @@ class CampaignMaker(Maker):
                     host, pair.intercalant, campaign.x_of(pair), metal=metals[pair.intercalant], phases=phases
                 )
             )
+            screened.append((flows[-1].output, host, kind, campaign.x_of(pair)))
+        if campaign.refine is not None and screened:
+            refine = refine_maker_for(campaign, sorted({kind for _, _, kind, _ in screened}))
+            results, hosts, kinds, xs = (list(column) for column in zip(*screened, strict=True))
+            flows.append(refine.make(results, hosts, kinds, xs))
+            flows[-1].name = f"refine {campaign.name} on {refine.label}"
         if campaign.paths:
             paths = path_maker_for(campaign)
             flows += [
@@ -188,6 +210,27 @@ def _hop_neb(campaign: Campaign, calc: Calculator, mirror_end: bool) -> HopNebMa
         idpp=n.idpp,
         symmetric_tolerance_ev=n.symmetric_tolerance_ev,
         mirror_end=mirror_end,
+    )
+
+
+def refined_campaign(campaign: Campaign) -> Campaign:
+    """The campaign as its ``refine`` runs it: every setting kept, the calculator its VASP."""
+    refine = campaign.refine
+    if refine is None:
+        raise ValueError(f"campaign {campaign.name} has no refine settings")
+    config = refine.vasp_config or campaign.calculator.vasp_config
+    calculator = campaign.calculator.model_copy(update={"kind": refine.calculator, "vasp_config": config})
+    return campaign.model_copy(update={"calculator": calculator, "refine": None})
+
+
+def refine_maker_for(campaign: Campaign, kinds: list[str]) -> RefineMaker:
+    """The refinement a campaign's ``refine`` describes, with its VASP pair maker for each host kind."""
+    refined = refined_campaign(campaign)
+    makers = {kind: pair_maker_for(refined, kind=kind) for kind in kinds}
+    return RefineMaker(
+        rule=campaign.refine.model_dump(mode="json"),
+        pair_makers=makers,
+        label=next(iter(makers.values())).calculator_label,
     )
 
 

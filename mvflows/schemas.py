@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pymatgen.core import Structure
@@ -214,6 +214,12 @@ class PairResult(BaseModel):
     e_hull_charged_ev_atom: float | None = None
     e_hull_discharged_ev_atom: float | None = None
     fake_vasp: bool = Field(False, description="computed by fake VASP (a dry run): not a DFT result")
+    levels: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="a refined campaign's pair at every level of fidelity (calculator label -> its fields); "
+        "the top-level fields are the headline level's",
+    )
+    headline_level: str | None = Field(None, description="the level the top-level fields are (DFT if any)")
     state: PairState
     failure_reasons: list[str] = Field(default_factory=list)
     job_uuids: dict[str, str | None] = Field(default_factory=dict, description="provenance: step -> job uuid")

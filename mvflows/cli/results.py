@@ -38,6 +38,12 @@ def results(
     intercalant: str | None = typer.Option(None, "--intercalant", help="only this ion, e.g. Mg"),
     campaign: str | None = CAMPAIGN_OPT,
     all_versions: bool = ALL_OPT,
+    level: str | None = typer.Option(
+        None,
+        "--level",
+        help="a refined campaign's level of fidelity, e.g. forcefield:SevenNet or vasp:PBE (default: the "
+        "headline level, DFT where computed)",
+    ),
 ) -> None:
     """Print the stored pair results: each campaign's latest, or every version with --all."""
     from mvflows.reporting import notes, table, to_csv, to_json
@@ -45,6 +51,8 @@ def results(
     docs = read_results(
         store, host=host, intercalant=intercalant, campaign=campaign, all_versions=all_versions
     )
+    if level is not None:
+        docs = _at_level(docs, level)
     if fmt is Fmt.json:
         sys.stdout.write(to_json(docs) + "\n")
     elif fmt is Fmt.csv:
@@ -53,6 +61,17 @@ def results(
         out.print(table(docs, versions=all_versions))
         for line in notes(docs):
             out.print(line, highlight=False)
+
+
+def _at_level(docs: list[dict], level: str) -> list[dict]:
+    """Each result as ``level`` computed it; results without that level are left out."""
+    from mvflows.refine import at_level
+
+    views = [v for v in (at_level(d, level) for d in docs) if v is not None]
+    if docs and not views:
+        known = sorted({name for d in docs for name in (d.get("levels") or {d.get("calculator"): None})})
+        fail(f"no result has level {level!r} (levels here: {', '.join(known)})")
+    return views
 
 
 def validate(

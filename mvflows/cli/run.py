@@ -169,6 +169,8 @@ def run_campaign(
             checked(config, fake_vasp_available_or_fail, calc.settings)
         model = camp.calculator
         checked(("calculator.model",), load_model_or_fail, model.model, model.model_kwargs)
+    if camp.refine is not None:  # the VASP the picked pairs go on to
+        checked(("refine.vasp_config", "refine.calculator"), _refine_available_or_fail, camp)
     try:
         js = job_store(uri)
     except StoreError as exc:
@@ -224,6 +226,19 @@ def run_campaign(
         soft_wrap=True,
     )
     return ok == expected
+
+
+def _refine_available_or_fail(camp) -> None:
+    """The refinement's VASP (or fake VASP) must run here before anything is computed."""
+    from mvflows.flows import refined_campaign
+    from mvflows.vasp.makers import fake_vasp_available_or_fail, vasp_available_or_fail
+    from mvflows.vasp.settings import load_vasp_settings
+
+    settings = load_vasp_settings(refined_campaign(camp).calculator.vasp_config)
+    if camp.refine.calculator == "vasp":
+        vasp_available_or_fail(settings)
+    else:
+        fake_vasp_available_or_fail(settings)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,11 +45,16 @@ def neb_gate(
     max_abs_delta_e_site_ev: float | None,
     max_e_hull_ev_atom: float | None = None,
     stability: StabilityDocument | None = None,
+    warm_band: list[Structure] | None = None,
 ) -> Response | NebSummary:
-    """Replace this job by the hops stage's NEBs when the pair passes the screen, else say why not."""
+    """Replace this job by the hops stage's NEBs when the pair passes the screen, else say why not.
+
+    ``warm_band``: a converged band the first limit's NEB starts from (a refinement's warm start).
+    """
     if hops_maker is None:
         return NebSummary(skipped_reason="NEB disabled in the campaign")
     reason = screen_reason(sites, stability, max_abs_delta_e_site_ev, max_e_hull_ev_atom)
     if reason is not None:
         return NebSummary(skipped_reason=reason)
-    return Response(replace=hops_maker.make(host_structure, host, intercalant, sites))
+    warm = {"warm_band": warm_band} if warm_band else {}
+    return Response(replace=hops_maker.make(host_structure, host, intercalant, sites, **warm))

@@ -46,6 +46,27 @@ def mirror_endpoint(
     return end
 
 
+def warm_path(band: list[Structure], hop: Hop) -> list[Structure]:
+    """``band`` in the lattice of ``hop``'s supercell, at its fractional positions.
+
+    A band converged on one calculator's relaxed host, carried to another's: same
+    supercell, same atoms in the same order, only the lattice differs.
+    """
+    lattice = hop.start.lattice
+    if any(len(image) != len(hop.start) or image.species != hop.start.species for image in band):
+        raise ValueError(
+            f"the warm-start band ({len(band[0])} atoms) is not a band of this hop ({len(hop.start)} atoms, "
+            "other species or order)"
+        )
+    return [Structure(lattice, image.species, image.frac_coords) for image in band]
+
+
+@job
+def warm_images(band: list[Structure], start: Structure, end: Structure) -> list[Structure]:
+    """The starting path of a warm-started NEB: the band's moving images between the relaxed endpoints."""
+    return [start, *band[1:-1], end]
+
+
 def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
@@ -123,10 +144,23 @@ class HopNebMaker(KeyedMaker):
     symmetric_tolerance_ev: float = 0.02
     mirror_end: bool = True
 
-    def make(self, hop: Hop, label: str = "", shared: dict[str, Job] | None = None) -> Flow:
-        """``label`` ends the job names (" along-chain"); ``shared`` lets hops reuse one endpoint relax."""
+    def make(
+        self,
+        hop: Hop,
+        label: str = "",
+        shared: dict[str, Job] | None = None,
+        warm_band: list[Structure] | None = None,
+    ) -> Flow:
+        """``label`` ends the job names (" along-chain"); ``shared`` lets hops reuse one endpoint relax.
+
+        ``warm_band``: a converged band of this hop (another calculator's; any lattice, the same
+        atoms in the same order). Its images, in this hop's supercell at their fractional
+        positions, are the starting path instead of IDPP's, and the endpoint relaxes start
+        from its ends (:func:`warm_path`).
+        """
         jobs: list[Job] = []
-        relax_start = self._relax(hop.start, f" NEB start{label}", shared, jobs)
+        band = warm_path(warm_band, hop) if warm_band else None
+        relax_start = self._relax(band[0] if band else hop.start, f" NEB start{label}", shared, jobs)
         start_energy = relax_start.output.output.energy
         if self.mirror_end and hop_mirror(hop) is not None:
             relax_end = mirror_endpoint(relax_start.output.structure, hop.start, hop.end, hop.via)
@@ -134,10 +168,14 @@ class HopNebMaker(KeyedMaker):
             jobs.append(relax_end)
             end_structure, end_energy = relax_end.output, None
         else:
-            relax_end = self._relax(hop.end, f" NEB end{label}", shared, jobs)
+            relax_end = self._relax(band[-1] if band else hop.end, f" NEB end{label}", shared, jobs)
             end_structure, end_energy = relax_end.output.structure, relax_end.output.output.energy
-        images = neb_images(relax_start.output.structure, end_structure, hop.via, self.images, self.idpp)
-        images.name = f"NEB images{label}"
+        if band:
+            images = warm_images(band, relax_start.output.structure, end_structure)
+            images.name = f"NEB images{label} (warm start)"
+        else:
+            images = neb_images(relax_start.output.structure, end_structure, hop.via, self.images, self.idpp)
+            images.name = f"NEB images{label}"
         endpoints = {}
         if getattr(self.neb_maker, "wants_endpoint_energies", False):
             endpoints["endpoint_energies"] = [

@@ -47,7 +47,15 @@ class SpinelHopsMaker(KeyedMaker):
     supercell: tuple[int, int, int] = (2, 2, 2)
     limits: tuple[str, ...] = ("dilute",)
 
-    def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:  # noqa: ARG002
+    def make(
+        self,
+        host_structure: Structure,
+        host: Host,  # noqa: ARG002
+        intercalant: str,
+        sites: SitesDocument,
+        warm_band: list[Structure] | None = None,
+    ) -> Flow:
+        """``warm_band``: a converged band of the first limit's hop, its NEB's starting path."""
         flows = []
         for limit in self.limits:
             if limit == "dilute":
@@ -55,7 +63,8 @@ class SpinelHopsMaker(KeyedMaker):
             else:
                 discharged = sites.discharge[-1].structure
                 hop = spinel_vacancy_hop(discharged, intercalant, sites.stable_site, tuple(self.supercell))
-            flows.append(self.neb.make(hop, label=_label(limit)))
+            warm = {"warm_band": warm_band} if warm_band and limit == self.limits[0] else {}
+            flows.append(self.neb.make(hop, label=_label(limit), **warm))
         return _by_limit(flows, self.limits, intercalant)
 
 
@@ -135,7 +144,14 @@ class MigrationGraphHopsMaker(KeyedMaker):
     max_supercell_atoms: int = 120
     limits: tuple[str, ...] = ("dilute",)
 
-    def make(self, host_structure: Structure, host: Host, intercalant: str, sites: SitesDocument) -> Flow:
+    def make(
+        self,
+        host_structure: Structure,
+        host: Host,
+        intercalant: str,
+        sites: SitesDocument,
+        warm_band: list[Structure] | None = None,  # noqa: ARG002 - several hops: no one band to start from
+    ) -> Flow:
         shared: dict[str, Job] = {}  # hops that share an endpoint (same site, same supercell) share its relax
         flows = [
             self._limit(limit, host_structure, host, intercalant, sites, shared) for limit in self.limits

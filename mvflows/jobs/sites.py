@@ -74,13 +74,26 @@ class SpinelSitesMaker(KeyedMaker):
     name: str = "spinel sites"
     relax_maker: Maker = field(default_factory=MvRelaxMaker)
 
-    def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:  # noqa: ARG002
-        """``charged`` and ``x_max`` serve stepwise insertion; spinels start from their own cells at x = 1."""
+    def make(
+        self,
+        host: Host,
+        intercalant: str,
+        charged: Job,  # noqa: ARG002
+        x_max: float = 1.0,  # noqa: ARG002
+        start: dict[str, Any] | None = None,
+    ) -> Flow:
+        """``charged`` and ``x_max`` serve stepwise insertion; spinels start from their own cells at x = 1
+        (or, warm, from ``start``'s ``relax_tet`` and ``relax_oct``)."""
         label = f"{intercalant}{host.name}"
         anion = host.anion or "S"
-        tet = self.relax_maker.make(tetrahedral_spinel(intercalant, host.redox_metal, anion=anion))
+        start = start or {}
+        tet = self.relax_maker.make(
+            start.get("relax_tet") or tetrahedral_spinel(intercalant, host.redox_metal, anion=anion)
+        )
         tet.append_name(f" {label} tet")
-        octa = self.relax_maker.make(octahedral_spinel(intercalant, host.redox_metal, anion=anion))
+        octa = self.relax_maker.make(
+            start.get("relax_oct") or octahedral_spinel(intercalant, host.redox_metal, anion=anion)
+        )
         octa.append_name(f" {label} oct")
         site = site_energy(
             intercalant,
@@ -213,7 +226,14 @@ class InsertionSitesMaker(KeyedMaker):
     max_candidates: int = 3
     min_distance_a: float = 1.8
 
-    def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:
+    def make(
+        self,
+        host: Host,
+        intercalant: str,
+        charged: Job,
+        x_max: float = 1.0,
+        start: dict[str, Any] | None = None,  # noqa: ARG002 - each step starts from the last, warm already
+    ) -> Flow:
         units = host.formula_units(host.structure().composition)
         n_target = round(x_max * units)
         plan = InsertionPlan(
@@ -261,9 +281,18 @@ class FileSitesMaker(KeyedMaker):
     name: str = "file sites"
     relax_maker: Maker = field(default_factory=MvRelaxMaker)
 
-    def make(self, host: Host, intercalant: str, charged: Job, x_max: float = 1.0) -> Flow:  # noqa: ARG002
-        """``charged`` and ``x_max`` serve the other sites stages: the file fixes the sites and x."""
-        relax = self.relax_maker.make(host.discharged_with(intercalant))
+    def make(
+        self,
+        host: Host,
+        intercalant: str,
+        charged: Job,  # noqa: ARG002
+        x_max: float = 1.0,  # noqa: ARG002
+        start: dict[str, Any] | None = None,
+    ) -> Flow:
+        """``charged`` and ``x_max`` serve the other sites stages: the file fixes the sites and x
+        (warm: ``start``'s ``relax_discharged`` is where the relax starts)."""
+        first = (start or {}).get("relax_discharged") or host.discharged_with(intercalant)
+        relax = self.relax_maker.make(first)
         relax.append_name(f" {intercalant} in {host.name} (file sites)")
         site = file_sites(intercalant, host, relax.output.structure, relax.output.output.energy)
         site.name = f"site energy {intercalant} in {host.name}"

@@ -366,7 +366,7 @@ def _run_neb(directory: Path, spec: FakeVaspSpec) -> None:
         )
     print(
         f"fake VASP: NEB of {n} images, {'converged' if converged else 'not converged'}"
-        f" (max NEB force {float(neb_forces.max()):.4f} eV/A)"
+        f" after {opt.nsteps} iterations (max NEB force {float(neb_forces.max()):.4f} eV/A)"
     )
 
 
