@@ -72,6 +72,12 @@ def _collections(uri: str) -> dict[str, Store]:
     }
 
 
+# what MontyDB writes when it creates a repository, and what mvflows adds
+_MONTY_FILES = (".monty.storage", "monty.storage.cfg")
+MARKER = ".mvflows-store"
+LOCK_FILE = ".mvflows.lock"
+
+
 class LockedMontyStore(MontyStore):
     """MontyDB store whose writes hold a file lock and whose reads come from memory.
 
@@ -79,6 +85,11 @@ class LockedMontyStore(MontyStore):
     once could both insert. Under the lock an upsert sees the other's document and
     replaces it, which keeps concurrent runs on one embedded store free of duplicates. The
     OS drops the lock when a process dies, so a killed run never blocks the next one.
+
+    Opening: MontyDB (through maggma) rewrites its two configuration files on every
+    connect, truncating them first; a process that read them meanwhile found an empty
+    storage name ("Empty module name"). The files are written once, when the store is
+    created, under the lock, and read under it.
 
     Reading: MontyDB has no indexes either; every query decodes every stored document
     (0.5-0.9 s per query at the end of a spinel21 run, several queries per job). The
@@ -91,12 +102,19 @@ class LockedMontyStore(MontyStore):
     def connect(self, force_reset: bool = False):  # type: ignore[no-untyped-def]
         if self._coll is not None and not force_reset:
             return
-        super().connect(force_reset=force_reset)
         import mongomock_ng as mongomock  # maggma's own in-memory MongoDB
+        from montydb import MontyClient, set_storage
 
-        self._disk = self._coll
+        path = Path(self.database_path)
+        with self._locked():
+            if not all((path / f).is_file() for f in _MONTY_FILES):
+                set_storage(self.database_path, storage=self.storage, **self.storage_kwargs)
+            if not (path / MARKER).is_file():
+                (path / MARKER).write_text("an mvflows store (MontyDB, sqlite); see docs/results.md\n")
+            client = MontyClient(self.database_path, **self.client_kwargs)
+            self._disk = client[self.database_name][self.collection_name]
+            docs = list(self._disk.find({}))
         self._memory = mongomock.MongoClient()[self.database_name][self.collection_name]
-        docs = list(self._disk.find({}))
         if docs:
             self._memory.insert_many(docs)
         self._coll = self._memory
@@ -108,7 +126,8 @@ class LockedMontyStore(MontyStore):
 
     @contextlib.contextmanager
     def _locked(self):  # type: ignore[no-untyped-def]
-        lock_path = Path(self.database_path) / ".mvflows.lock"
+        lock_path = Path(self.database_path) / LOCK_FILE
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

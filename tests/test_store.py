@@ -107,3 +107,41 @@ def test_results_of_the_previous_release_are_read(tmp_path):
     docs = {d["campaign"]: d for d in query_results(results_store(str(tmp_path / "db")))}
     assert docs["t"]["result_id"] == "0f4c2c9e-old" and docs["t"]["voltage_v"] == 1.0
     assert set(docs) == {"t", "t2"}
+
+
+def test_two_processes_opening_a_new_store_at_once(tmp_path):
+    """MontyDB rewrote its config files on every open; a process reading them meanwhile failed
+    ('Empty module name'). 20 trials of two processes opening one new store at the same moment."""
+    import subprocess
+    import sys
+
+    script = """
+import multiprocessing as mp, sys
+from mvflows.store import StoreError, job_store
+
+def opener(path, barrier, q):
+    barrier.wait()
+    try:
+        job_store(path).docs_store.count()
+        q.put("ok")
+    except StoreError as exc:
+        q.put(str(exc))
+
+ctx = mp.get_context("fork")  # imports done once; the children race on the open alone
+errors = []
+for i in range(20):
+    barrier, q = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=opener, args=(f"{sys.argv[1]}/s{i}", barrier, q)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    errors += [m for m in (q.get(timeout=10) for _ in procs) if m != "ok"]
+print(len(errors), errors[:3])
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("0 "), out.stdout
+    assert len(list(tmp_path.glob("s*/.mvflows-store"))) == 20
