@@ -44,7 +44,7 @@ class StoreError(RuntimeError):
 _COLLECTIONS = (("docs", "outputs"), ("data", "data"), (RESULTS_STORE_NAME, RESULTS_COLLECTION))
 
 
-def _collections(uri: str) -> dict[str, Store]:
+def _collections(uri: str, read_only: bool = False) -> dict[str, Store]:
     if uri.startswith(("mongodb://", "mongodb+srv://")):
         from maggma.stores import MongoStore
 
@@ -65,17 +65,39 @@ def _collections(uri: str) -> dict[str, Store]:
         db = uri.removeprefix("mongomock://") or "mvflows"
         return {name: MemoryStore(collection_name=f"{db}.{coll}") for name, coll in _COLLECTIONS}
     # absolute: jobs run in another working directory
-    path = Path(uri.removeprefix("monty:")).expanduser().resolve()
+    path = embedded_path(uri)
     return {
-        name: LockedMontyStore(coll, database_path=str(path), database_name="mvflows", storage="sqlite")
+        name: LockedMontyStore(
+            coll, database_path=str(path), database_name="mvflows", storage="sqlite", read_only=read_only
+        )
         for name, coll in _COLLECTIONS
     }
+
+
+def embedded_path(uri: str) -> Path:
+    """The directory of an embedded store's URI."""
+    return Path(uri.removeprefix("monty:")).expanduser().resolve()
 
 
 # what MontyDB writes when it creates a repository, and what mvflows adds
 _MONTY_FILES = (".monty.storage", "monty.storage.cfg")
 MARKER = ".mvflows-store"
 LOCK_FILE = ".mvflows.lock"
+
+
+def is_store(path: Path) -> bool:
+    """Whether ``path`` holds an embedded mvflows store (one made by an earlier release has no marker)."""
+    return all((path / f).is_file() for f in _MONTY_FILES) and (
+        (path / MARKER).is_file() or (path / "mvflows").is_dir()
+    )
+
+
+def check_store(path: Path) -> None:
+    """Raise a one-line StoreError unless ``path`` is an embedded mvflows store (for read commands)."""
+    if not path.exists():
+        raise StoreError(f"no store at {path} (mvflows run ... --store {path} makes one)")
+    if not path.is_dir() or not is_store(path):
+        raise StoreError(f"{path} is not an mvflows store")
 
 
 class LockedMontyStore(MontyStore):
@@ -97,7 +119,14 @@ class LockedMontyStore(MontyStore):
     serves every query and receives every write of this process. Documents written by
     another process after connect are not seen; jobs are keyed by content, so the worst
     case is recomputing a job another run finished meanwhile, never a wrong reuse.
+
+    ``read_only``: the store must exist (:func:`check_store`), nothing is created or
+    written, and reads take the lock shared.
     """
+
+    def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_only = read_only
 
     def connect(self, force_reset: bool = False):  # type: ignore[no-untyped-def]
         if self._coll is not None and not force_reset:
@@ -106,10 +135,12 @@ class LockedMontyStore(MontyStore):
         from montydb import MontyClient, set_storage
 
         path = Path(self.database_path)
-        with self._locked():
-            if not all((path / f).is_file() for f in _MONTY_FILES):
+        if self.read_only:
+            check_store(path)
+        with self._locked(shared=self.read_only):
+            if not self.read_only and not all((path / f).is_file() for f in _MONTY_FILES):
                 set_storage(self.database_path, storage=self.storage, **self.storage_kwargs)
-            if not (path / MARKER).is_file():
+            if not self.read_only and not (path / MARKER).is_file():
                 (path / MARKER).write_text("an mvflows store (MontyDB, sqlite); see docs/results.md\n")
             client = MontyClient(self.database_path, **self.client_kwargs)
             self._disk = client[self.database_name][self.collection_name]
@@ -125,15 +156,23 @@ class LockedMontyStore(MontyStore):
         super().close()
 
     @contextlib.contextmanager
-    def _locked(self):  # type: ignore[no-untyped-def]
+    def _locked(self, shared: bool = False):  # type: ignore[no-untyped-def]
         lock_path = Path(self.database_path) / LOCK_FILE
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        if shared and not lock_path.exists():  # a store of an earlier release: no writer of this one yet
+            yield
+            return
+        if not shared:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "r" if shared else "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.database_path} was opened read-only")
 
     def update(self, docs, key=None):  # type: ignore[no-untyped-def]
         """Upsert on ``key``: one pass over the disk per batch, not one per document.
@@ -141,6 +180,7 @@ class LockedMontyStore(MontyStore):
         MontyDB's own ``replace_one(upsert=True)`` scans the collection for every
         document, which made writing 10,000 result documents quadratic.
         """
+        self._writable()
         docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
         fields = [key or self.key] if isinstance(key or self.key, str) else list(key or self.key)
         batch = {tuple(d[f] for f in fields): d for d in docs}  # the last of duplicate keys wins
@@ -149,6 +189,7 @@ class LockedMontyStore(MontyStore):
         _upsert(self._memory, fields, batch)
 
     def remove_docs(self, criteria):  # type: ignore[no-untyped-def]
+        self._writable()
         with self._locked():
             self._disk.delete_many(criteria)
         self._memory.delete_many(criteria)
@@ -193,35 +234,46 @@ def resolve_uri(uri: str | None) -> str:
     return uri
 
 
-def job_store(uri: str | None = None) -> JobStore:
-    """A connected jobflow JobStore with mvflows' data and results stores."""
+def job_store(uri: str | None = None, read_only: bool = False) -> JobStore:
+    """A connected jobflow JobStore with mvflows' data and results stores.
+
+    ``read_only`` (the read commands): an embedded store must exist already, and nothing
+    is created or written.
+    """
     uri = resolve_uri(uri)
-    stores = _collections(uri)
+    stores = _collections(uri, read_only)
     store = JobStore(
         stores["docs"],
         additional_stores={"data": stores["data"], RESULTS_STORE_NAME: stores[RESULTS_STORE_NAME]},
     )
-    connect(store, uri)
+    connect(store, uri, read_only)
     return store
 
 
-def results_store(uri: str | None = None) -> Store:
+def results_store(uri: str | None = None, read_only: bool = False) -> Store:
     """The connected results collection alone (for queries)."""
     uri = resolve_uri(uri)
-    store = _collections(uri)[RESULTS_STORE_NAME]
-    connect(store, uri)
+    store = _collections(uri, read_only)[RESULTS_STORE_NAME]
+    connect(store, uri, read_only)
     return store
 
 
-def connect(store: JobStore | Store, uri: str) -> None:
+def is_embedded(uri: str) -> bool:
+    return not uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://"))
+
+
+def connect(store: JobStore | Store, uri: str, read_only: bool = False) -> None:
     """Connect and prove the store answers, or raise a one-line StoreError."""
     label = uri.split("://", 1)[-1].split("@")[-1] if uri.startswith("mongodb") else uri  # no credentials
     try:
-        if uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")) is False:
-            path = Path(uri.removeprefix("monty:")).expanduser()
-            path.mkdir(parents=True, exist_ok=True)
-            if not os.access(path, os.W_OK):
-                raise StoreError(f"store directory {path} is not writable")
+        if is_embedded(uri):
+            path = embedded_path(uri)
+            if read_only:
+                check_store(path)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                if not os.access(path, os.W_OK):
+                    raise StoreError(f"store directory {path} is not writable")
         store.connect()
         target = store.docs_store if isinstance(store, JobStore) else store
         target.count()

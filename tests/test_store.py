@@ -145,3 +145,55 @@ print(len(errors), errors[:3])
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("0 "), out.stdout
     assert len(list(tmp_path.glob("s*/.mvflows-store"))) == 20
+
+
+def test_a_read_only_open_creates_and_writes_nothing(tmp_path):
+    from mvflows.store import check_store
+
+    with pytest.raises(StoreError, match="no store at"):
+        results_store(str(tmp_path / "typo"), read_only=True)
+    assert not (tmp_path / "typo").exists()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="is not an mvflows store"):
+        job_store(str(plain), read_only=True)
+    assert [p.name for p in plain.iterdir()] == ["notes.txt"]
+    path = tmp_path / "db"
+    publish_result(results_store(str(path)), _result())
+    check_store(path)
+    files = lambda: {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}  # noqa: E731
+    before = files()  # (sqlite's own -wal/-shm files come and go while it reads)
+    store = results_store(str(path), read_only=True)
+    assert len(query_results(store)) == 1
+    with pytest.raises(StoreError, match="read-only"):
+        publish_result(store, _result(v=2.0))
+    assert files() == before
+
+
+READS = [
+    ("results",),
+    ("results", "--format", "json"),
+    ("plot", "voltage-capacity", "-o", "{tmp}/v.png"),
+    ("validate", "-o", "{tmp}/report.md"),
+    ("report", "-o", "{tmp}/report"),
+]
+
+
+@pytest.mark.parametrize("where", ["missing", "plain directory"])
+@pytest.mark.parametrize("command", READS, ids=lambda c: " ".join(c[:2]))
+def test_read_commands_never_make_or_write_a_store(tmp_path, command, where):
+    from conftest import error_lines, invoke
+
+    target = tmp_path / "typo"
+    if where == "plain directory":
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+    args = [a.format(tmp=tmp_path) for a in command]
+    result = invoke(*args, "--store", target)
+    assert result.exit_code == 2, result.output
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and str(target) in errors[0], result.stderr
+    assert "no store at" in errors[0] if where == "missing" else "is not an mvflows store" in errors[0]
+    left = sorted(p.name for p in tmp_path.rglob("*"))
+    assert left == ([] if where == "missing" else ["notes.txt", "typo"])

@@ -26,11 +26,15 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def job_stores(stores: list[str] | None) -> list:
-    """The job stores of the given stores, in order: the structures and NEB images of their results."""
+    """The job stores of the given stores, in order: the structures and NEB images of their results.
+
+    Opened read-only, as every read command opens its stores: a missing store is an error,
+    never created.
+    """
     from mvflows.store import StoreError, job_store
 
     try:
-        return [job_store(u) for u in stores or [None]]
+        return [job_store(u, read_only=True) for u in stores or [None]]
     except StoreError as exc:
         fail(str(exc))
 
@@ -55,7 +59,11 @@ def read_results(
     for uri in stores or [None]:
         try:
             found = query_results(
-                results_store(uri), host=host, intercalant=intercalant, campaign=campaign, all_versions=True
+                results_store(uri, read_only=True),
+                host=host,
+                intercalant=intercalant,
+                campaign=campaign,
+                all_versions=True,
             )
         except StoreError as exc:
             fail(str(exc))
