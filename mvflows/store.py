@@ -116,9 +116,10 @@ class LockedMontyStore(MontyStore):
     Reading: MontyDB has no indexes either; every query decodes every stored document
     (0.5-0.9 s per query at the end of a spinel21 run, several queries per job). The
     documents are read from disk once at connect into an in-memory (mongomock) copy that
-    serves every query and receives every write of this process. Documents written by
-    another process after connect are not seen; jobs are keyed by content, so the worst
-    case is recomputing a job another run finished meanwhile, never a wrong reuse.
+    serves every query and receives every write of this process. Writes of another
+    process are seen after :meth:`refresh`: each write counts up a generation file of
+    its collection, and a refresh reads the disk again only when that count is not the
+    one this process last knew.
 
     ``read_only``: the store must exist (:func:`check_store`), nothing is created or
     written, and reads take the lock shared.
@@ -127,6 +128,7 @@ class LockedMontyStore(MontyStore):
     def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.read_only = read_only
+        self._generation: int | None = None
 
     def connect(self, force_reset: bool = False):  # type: ignore[no-untyped-def]
         if self._coll is not None and not force_reset:
@@ -145,6 +147,7 @@ class LockedMontyStore(MontyStore):
             client = MontyClient(self.database_path, **self.client_kwargs)
             self._disk = client[self.database_name][self.collection_name]
             docs = list(self._disk.find({}))
+            self._generation = self._read_generation()
         self._memory = mongomock.MongoClient()[self.database_name][self.collection_name]
         if docs:
             self._memory.insert_many(docs)
@@ -154,6 +157,39 @@ class LockedMontyStore(MontyStore):
         if getattr(self, "_disk", None) is not None:
             self._coll = self._disk
         super().close()
+
+    def refresh(self) -> bool:
+        """Read the disk again if another process wrote since this one last did; True if it did."""
+        if self._coll is None:
+            return False
+        with self._locked(shared=True):
+            generation = self._read_generation()
+            if generation == self._generation:
+                return False
+            docs = list(self._disk.find({}))
+        self._memory.delete_many({})
+        if docs:
+            self._memory.insert_many(docs)
+        self._generation = generation
+        return True
+
+    def _generation_file(self) -> Path:
+        return Path(self.database_path) / f".mvflows.generation.{self.collection_name}"
+
+    def _read_generation(self) -> int:
+        try:
+            return int(self._generation_file().read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _wrote(self, in_sync: bool = True) -> None:
+        """Count a write (under the lock); this process stays in step unless another wrote before."""
+        before = self._read_generation()
+        tmp = self._generation_file().with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(before + 1))
+        os.replace(tmp, self._generation_file())
+        if in_sync and before == self._generation:
+            self._generation = before + 1
 
     @contextlib.contextmanager
     def _locked(self, shared: bool = False):  # type: ignore[no-untyped-def]
@@ -174,39 +210,48 @@ class LockedMontyStore(MontyStore):
         if self.read_only:
             raise StoreError(f"store {self.database_path} was opened read-only")
 
-    def update(self, docs, key=None):  # type: ignore[no-untyped-def]
+    def update(self, docs, key=None, keep=None):  # type: ignore[no-untyped-def]
         """Upsert on ``key``: one pass over the disk per batch, not one per document.
 
         MontyDB's own ``replace_one(upsert=True)`` scans the collection for every
-        document, which made writing 10,000 result documents quadratic.
+        document, which made writing 10,000 result documents quadratic. ``keep(old, new)``
+        (``old`` holds the key fields and ``state``) keeps a stored document instead of
+        replacing it; it is asked about the documents on disk, under the lock.
         """
         self._writable()
         docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
         fields = [key or self.key] if isinstance(key or self.key, str) else list(key or self.key)
         batch = {tuple(d[f] for f in fields): d for d in docs}  # the last of duplicate keys wins
         with self._locked():
-            _upsert(self._disk, fields, batch)
-        _upsert(self._memory, fields, batch)
+            kept = _upsert(self._disk, fields, batch, keep)
+            self._wrote(in_sync=not kept)  # a kept document may be missing from memory
+        _upsert(self._memory, fields, {k: d for k, d in batch.items() if k not in kept})
 
     def remove_docs(self, criteria):  # type: ignore[no-untyped-def]
         self._writable()
         with self._locked():
             self._disk.delete_many(criteria)
+            self._wrote()
         self._memory.delete_many(criteria)
 
 
-def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict]) -> None:
-    """Replace the documents whose ``fields`` match a key of ``batch``; insert the rest."""
+def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict], keep: Any = None) -> set[tuple]:
+    """Replace the documents whose ``fields`` match a key of ``batch``; insert the rest.
+
+    Returns the keys whose stored document ``keep(old, new)`` kept.
+    """
     existing = {}
-    for doc in coll.find({}, projection=dict.fromkeys(fields, 1)):
+    for doc in coll.find({}, projection=dict.fromkeys([*fields, "state"], 1)):
         k = tuple(doc.get(f) for f in fields)
         if k in batch:
-            existing[k] = doc["_id"]
-    new = []
+            existing[k] = doc
+    new, kept = [], set()
     for k, doc in batch.items():
         doc = {n: v for n, v in doc.items() if n != "_id"}
-        if k in existing:
-            coll.replace_one({"_id": existing[k]}, doc)
+        if k in existing and keep is not None and keep(existing[k], doc):
+            kept.add(k)
+        elif k in existing:
+            coll.replace_one({"_id": existing[k]["_id"]}, doc)
         else:
             new.append(doc)
     if new:
@@ -218,6 +263,7 @@ def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict]) -> None:
                 coll._storage.write_one(coll, doc, check_keys=False)
         else:
             coll.insert_many(new)
+    return kept
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -285,8 +331,15 @@ def connect(store: JobStore | Store, uri: str, read_only: bool = False) -> None:
         raise StoreError(f"cannot reach store {label}: {first}") from None
 
 
+def refresh(store: JobStore | Store) -> bool:
+    """Let this process see what other processes wrote to an embedded store since; True if anything."""
+    stores = [store.docs_store, *store.additional_stores.values()] if isinstance(store, JobStore) else [store]
+    return any([s.refresh() for s in stores if isinstance(s, LockedMontyStore)])
+
+
 def publish_result(store: Store, result: Any) -> None:
-    """Upsert one pair result under its ``result_id`` (also jobflow's ``blob_uuid``).
+    """Upsert one pair result under its ``result_id`` (also jobflow's ``blob_uuid``), unless it
+    would replace a successful result by a worse one (:func:`_keeps`).
 
     jobflow keys every additional store on ``blob_uuid``, and jobflow-remote relies on it:
     a job's results store is a JSON file re-read by that key, then upserted into MongoDB
@@ -295,7 +348,22 @@ def publish_result(store: Store, result: Any) -> None:
     doc = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
     doc[RESULT_KEY] = doc.get(RESULT_KEY) or _derived_id(doc)
     doc["blob_uuid"] = doc[RESULT_KEY]
-    store.update([doc], key=RESULT_KEY)
+    if isinstance(store, LockedMontyStore):  # decided on the disk's document, under the lock
+        store.update([doc], key=RESULT_KEY, keep=lambda old, new: _keeps(old, new))
+        return
+    old = store.query_one({RESULT_KEY: doc[RESULT_KEY]}, properties=["state"])
+    if old is None or not _keeps(old, doc):
+        store.update([doc], key=RESULT_KEY)
+
+
+def _keeps(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A successful result is never replaced by a partial or failed one of the same identity.
+
+    Same identity means the same inputs and settings: a worse outcome is a fault of that
+    attempt (a killed worker, a crashed duplicate), not a new answer. The pair's jobs know
+    it (the job that failed is not finished), so the next run tries again.
+    """
+    return old.get("state") == "successful" and new.get("state") != "successful"
 
 
 def _derived_id(doc: dict[str, Any]) -> str:

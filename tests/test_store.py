@@ -171,6 +171,32 @@ def test_a_read_only_open_creates_and_writes_nothing(tmp_path):
     assert files() == before
 
 
+def test_a_refresh_sees_other_processes_writes(tmp_path):
+    """Reads come from memory; a refresh reads the disk again only when another process wrote."""
+    path = str(tmp_path / "db")
+    mine, other = job_store(path).docs_store, job_store(path).docs_store  # two processes' connections
+    mine.update({"uuid": "a", "index": 1, "output": 1})
+    assert not mine.refresh()  # only its own write since it read the disk
+    other.update({"uuid": "b", "index": 1, "output": 2})
+    assert mine.count() == 1 and mine.refresh() and mine.count() == 2
+    assert other.refresh() and other.count() == 2
+
+
+@pytest.mark.parametrize("uri", ["mongomock://t3", "monty"])
+def test_a_successful_result_is_never_replaced_by_a_worse_one(tmp_path, uri):
+    uri = str(tmp_path / "db") if uri == "monty" else uri
+    store = results_store(uri)
+    publish_result(store, _result(v=1.0))
+    worse = _result(v=None).model_copy(update={"state": "partial", "failure_reasons": ["NEB crashed"]})
+    publish_result(store, worse)
+    readers = [store] + ([] if uri.startswith("mongomock") else [results_store(uri, read_only=True)])
+    for s in readers:  # in memory and on disk
+        [doc] = query_results(s)
+        assert doc["state"] == "successful" and doc["voltage_v"] == 1.0
+    publish_result(store, _result(v=1.1))  # a successful result of the same identity replaces it
+    assert query_results(store)[0]["voltage_v"] == 1.1
+
+
 READS = [
     ("results",),
     ("results", "--format", "json"),
