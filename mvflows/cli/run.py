@@ -137,6 +137,7 @@ def run_campaign(
     from mvflows.flows import CampaignMaker, result_job_uuids
 
     flow = CampaignMaker().make(camp)
+    ids = result_job_uuids(flow)
     pairs = camp.pair_list()
     counted = f"{len(pairs)} pairs" + (f", {len(camp.paths)} paths" if camp.paths else "")
     err.print(
@@ -149,14 +150,24 @@ def run_campaign(
         work_dir = (
             Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
         )
-    report = run_flow(flow, js, work_dir, fresh=fresh, reporter=reporter(mode, err, slots), jobs=slots)
+    # runs on one store coordinate through claims beside it (for MongoDB, runs sharing a work dir)
+    claims = None if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "claims"
+    report = run_flow(
+        flow,
+        js,
+        work_dir,
+        fresh=fresh,
+        reporter=reporter(mode, err, slots),
+        jobs=slots,
+        claims_dir=claims,
+    )
     wall = time.perf_counter() - start
     _write_timings(Path(work_dir), camp.name, wall, report, slots)
 
     from mvflows.reporting import notes, table
-    from mvflows.store import query_results
+    from mvflows.store import query_results, refresh
 
-    ids = result_job_uuids(flow)
+    refresh(js)  # results another run on this store published meanwhile
     docs = [
         d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids
     ]

@@ -126,9 +126,9 @@ class WorkerPool:
         self.running[future] = (node, self._pool)
         return None
 
-    def wait(self) -> list[Outcome]:
-        """Block until at least one running job ends; store what each produced."""
-        finished, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        """Block until at least one running job ends (or ``timeout`` s pass); store what each produced."""
+        finished, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
         return [self._collect(f) for f in finished]
 
     def _collect(self, future: Future) -> Outcome:
