@@ -226,6 +226,7 @@ class LockedMontyStore(MontyStore):
             kept = _upsert(self._disk, fields, batch, keep)
             self._wrote(in_sync=not kept)  # a kept document may be missing from memory
         _upsert(self._memory, fields, {k: d for k, d in batch.items() if k not in kept})
+        return kept
 
     def remove_docs(self, criteria):  # type: ignore[no-untyped-def]
         self._writable()
@@ -337,9 +338,9 @@ def refresh(store: JobStore | Store) -> bool:
     return any([s.refresh() for s in stores if isinstance(s, LockedMontyStore)])
 
 
-def publish_result(store: Store, result: Any) -> None:
+def publish_result(store: Store, result: Any) -> bool:
     """Upsert one pair result under its ``result_id`` (also jobflow's ``blob_uuid``), unless it
-    would replace a successful result by a worse one (:func:`_keeps`).
+    would replace a successful result by a worse one (:func:`_keeps`); True when written.
 
     jobflow keys every additional store on ``blob_uuid``, and jobflow-remote relies on it:
     a job's results store is a JSON file re-read by that key, then upserted into MongoDB
@@ -349,11 +350,12 @@ def publish_result(store: Store, result: Any) -> None:
     doc[RESULT_KEY] = doc.get(RESULT_KEY) or _derived_id(doc)
     doc["blob_uuid"] = doc[RESULT_KEY]
     if isinstance(store, LockedMontyStore):  # decided on the disk's document, under the lock
-        store.update([doc], key=RESULT_KEY, keep=lambda old, new: _keeps(old, new))
-        return
+        return not store.update([doc], key=RESULT_KEY, keep=lambda old, new: _keeps(old, new))
     old = store.query_one({RESULT_KEY: doc[RESULT_KEY]}, properties=["state"])
-    if old is None or not _keeps(old, doc):
-        store.update([doc], key=RESULT_KEY)
+    if old is not None and _keeps(old, doc):
+        return False
+    store.update([doc], key=RESULT_KEY)
+    return True
 
 
 def _keeps(old: dict[str, Any], new: dict[str, Any]) -> bool:

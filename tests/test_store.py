@@ -223,3 +223,18 @@ def test_read_commands_never_make_or_write_a_store(tmp_path, command, where):
     assert "no store at" in errors[0] if where == "missing" else "is not an mvflows store" in errors[0]
     left = sorted(p.name for p in tmp_path.rglob("*"))
     assert left == ([] if where == "missing" else ["notes.txt", "typo"])
+
+
+def test_a_lost_result_is_published_again_from_its_job_output(tmp_path):
+    from mvflows.jobs.results import republish
+
+    js = job_store(str(tmp_path / "db"))
+    result = _result().model_copy(update={"result_id": "u1"})
+    output = {**result.model_dump(mode="json"), "@module": "mvflows.schemas", "@class": "PairResult"}
+    js.docs_store.update({"uuid": "u1", "index": 1, "output": output}, key=["uuid", "index"])
+    results = js.additional_stores["results"]
+    assert republish(js, "u1") and [d["result_id"] for d in query_results(results)] == ["u1"]
+    assert not republish(js, "u1")  # there, and as new as the job's output
+    results.remove_docs({})
+    assert not republish(js, "nope") and republish(js, "u1")
+    assert query_results(results_store(str(tmp_path / "db"), read_only=True))[0]["voltage_v"] == 1.0

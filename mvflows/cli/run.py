@@ -135,6 +135,7 @@ def run_campaign(
     from mvflows.execution import run_flow
     from mvflows.execution.progress import reporter
     from mvflows.flows import CampaignMaker, result_job_uuids
+    from mvflows.jobs.results import republish
 
     flow = CampaignMaker().make(camp)
     ids = result_job_uuids(flow)
@@ -160,6 +161,7 @@ def run_campaign(
         reporter=reporter(mode, err, slots),
         jobs=slots,
         claims_dir=claims,
+        after_reuse=lambda job: job.uuid in ids and republish(js, job.uuid),  # a lost result comes back
     )
     wall = time.perf_counter() - start
     _write_timings(Path(work_dir), camp.name, wall, report, slots)
@@ -181,7 +183,12 @@ def run_campaign(
     err.print(
         f"mvflows: {ok}/{expected} {'results' if camp.paths else 'pairs'} successful; "
         f"jobs: {report.ran} run, {report.reused} reused, "
-        f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s",
+        f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s"
+        + (
+            f"; {report.rebuilt} lost result{'s' * (report.rebuilt > 1)} rebuilt from the stored jobs"
+            if report.rebuilt
+            else ""
+        ),
         highlight=False,
         soft_wrap=True,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class RunReport:
     stopped: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     seconds: list[tuple[str, float]] = field(default_factory=list)  # (job name, wall s) of jobs run
+    rebuilt: int = 0  # reused jobs whose published document was missing and was written again
     waited: int = 0  # jobs found claimed by another run
 
 
@@ -112,6 +114,7 @@ def run_flow(
     reporter: Reporter | None = None,
     jobs: int = 1,
     claims_dir: str | Path | None = None,
+    after_reuse: Callable[[Job], bool] | None = None,
 ) -> RunReport:
     """Run ``flow`` against ``store``; reuse finished jobs unless ``fresh``.
 
@@ -119,6 +122,7 @@ def run_flow(
     with one core; jobs that read the store themselves (``expose_store``) and all jobs
     when ``jobs`` is 1 run in this process. ``claims_dir`` holds the runs' claims on jobs
     (every run on one store must use the same; default ``<work_dir>/claims``).
+    ``after_reuse(job)`` is called for each reused job; True counts it as rebuilt.
     """
     flow = get_flow(flow)
     work_dir = Path(work_dir).resolve()
@@ -196,6 +200,8 @@ def run_flow(
                 node, action = decision.node, decision.action
                 if action is Action.REUSE:
                     report.reused += 1
+                    if after_reuse is not None and after_reuse(node.job):
+                        report.rebuilt += 1
                     progress.finish(node.job.name, "reused")
                 elif action is Action.SKIP:
                     report.skipped += 1
