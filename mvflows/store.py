@@ -193,13 +193,15 @@ class LockedMontyStore(MontyStore):
 
     @contextlib.contextmanager
     def _locked(self, shared: bool = False):  # type: ignore[no-untyped-def]
+        from mvflows.interrupts import deferred  # Ctrl-C waits for the write: a document is whole or absent
+
         lock_path = Path(self.database_path) / LOCK_FILE
         if shared and not lock_path.exists():  # a store of an earlier release: no writer of this one yet
             yield
             return
         if not shared:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "r" if shared else "a") as fh:
+        with deferred(), open(lock_path, "r" if shared else "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield

@@ -13,6 +13,7 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 
 EXIT_INCOMPLETE = 1  # the run finished but some pairs failed or are partial
 EXIT_BAD_INPUT = 2  # nothing was computed
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: what finished is stored, the same command continues
 
 READ_STORES_HELP = "store URI or configs/*.yaml (default ./mvflows_data); repeat to read several stores"
 CAMPAIGN_HELP = "only this campaign's results (the campaign file's name:)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from mvflows.cli.common import EXIT_INCOMPLETE, err, fail, out
+from mvflows.cli.common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, err, fail, out
 
 
 def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:
@@ -79,7 +79,8 @@ def run(
 
     Finished jobs already in the store are reused, so re-running after an interruption
     continues where it stopped; --fresh recomputes. Exit code: 0 when every pair is
-    successful, 1 when some are partial or failed (the table says why), 2 for bad input.
+    successful, 1 when some are partial or failed (the table says why), 2 for bad input,
+    130 when interrupted (Ctrl-C, SIGTERM).
     """
     from mvflows.campaign import CampaignError, load_campaign
 
@@ -105,8 +106,32 @@ def run_campaign(
 ) -> bool:
     """Run a loaded campaign (or one built by ``mvflows neb``) and print its table.
 
-    True when every pair and path has a successful result.
+    True when every pair and path has a successful result. Ctrl-C and SIGTERM stop it
+    cleanly (see :func:`mvflows.execution.run_flow`) with exit code 130.
     """
+    from mvflows.interrupts import Interrupted, interruptible
+
+    with interruptible():
+        try:
+            return _run_campaign(camp, store, work_dir, mode, fresh, jobs)
+        except Interrupted as exc:  # before or after the jobs: nothing was running
+            err.print(
+                f"interrupted ({exc.name}): every finished job is stored; run the same command again "
+                "to continue",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _run_campaign(
+    camp,
+    store: str | None,
+    work_dir: Path | None,
+    mode: str,
+    fresh: bool,
+    jobs: int | None,
+) -> bool:
     from mvflows.calculators import calculator_for
     from mvflows.models import load_model_or_fail
     from mvflows.store import StoreError, job_store, resolve_uri
@@ -165,6 +190,18 @@ def run_campaign(
     )
     wall = time.perf_counter() - start
     _write_timings(Path(work_dir), camp.name, wall, report, slots)
+    if report.interrupted:
+        stopped = len(report.abandoned)
+        unfinished = (
+            f", {stopped} running job{'s' * (stopped > 1)} stopped unfinished (not stored)" if stopped else ""
+        )
+        err.print(
+            f"interrupted ({report.interrupted}): {report.ran + report.reused} of {report.total} jobs stored "
+            f"({report.ran} computed by this run){unfinished}; run the same command again to continue",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
 
     from mvflows.reporting import notes, table
     from mvflows.store import query_results, refresh

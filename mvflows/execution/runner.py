@@ -27,7 +27,7 @@ from jobflow.core.reference import find_and_get_references
 from mvflows.execution.claims import Claims
 from mvflows.execution.executors import InProcess, Outcome, WorkerPool
 from mvflows.execution.progress import Quiet, Reporter
-from mvflows.execution.scheduler import Action, Scheduler, StoredState
+from mvflows.execution.scheduler import Action, Node, Scheduler, StoredState
 from mvflows.store import refresh
 
 # how often a run whose next jobs another run is computing looks again (s)
@@ -46,6 +46,9 @@ class RunReport:
     seconds: list[tuple[str, float]] = field(default_factory=list)  # (job name, wall s) of jobs run
     rebuilt: int = 0  # reused jobs whose published document was missing and was written again
     waited: int = 0  # jobs found claimed by another run
+    total: int = 0  # jobs in the graph, sub-flows included
+    interrupted: str = ""  # the signal that stopped the run (SIGINT, SIGTERM), if one did
+    abandoned: list[str] = field(default_factory=list)  # jobs stopped unfinished by the interrupt
 
 
 # set on the document of a job that ran while an input had failed (a job that tolerates
@@ -120,7 +123,10 @@ def run_flow(
 
     ``jobs`` > 1 runs up to that many independent jobs at once, each in a worker process
     with one core; jobs that read the store themselves (``expose_store``) and all jobs
-    when ``jobs`` is 1 run in this process. ``claims_dir`` holds the runs' claims on jobs
+    when ``jobs`` is 1 run in this process. On Ctrl-C or SIGTERM (``KeyboardInterrupt``)
+    the run keeps what its workers finished, ends every job still running and all the
+    processes they started, and returns with ``interrupted`` set: nothing of an unfinished
+    job is stored, so the same run again continues. ``claims_dir`` holds the runs' claims on jobs
     (every run on one store must use the same; default ``<work_dir>/claims``).
     ``after_reuse(job)`` is called for each reused job; True counts it as rebuilt.
     """
@@ -178,6 +184,7 @@ def run_flow(
             progress.note(f"{node.job.name} stopped the flow (stop_jobflow): no further job starts")
 
     progress.start(scheduler.total)
+    current: Node | None = None  # the job running in this process
     try:
         with contextlib.chdir(work_dir):
             while not scheduler.finished or pool.running:
@@ -211,13 +218,23 @@ def run_flow(
                     progress.finish(node.job.name, "stopped (a parent said stop_children)")
                 elif action is Action.RUN_HERE:
                     progress.begin(node.job.name)
-                    settle(here.run(node))
+                    current = node
+                    outcome = here.run(node)
+                    current = None
+                    settle(outcome)
                 else:
                     progress.begin(node.job.name)
                     failed_early = pool.submit(node)
                     if failed_early is not None:
                         settle(failed_early)
+    except KeyboardInterrupt as exc:  # mvflows.interrupts.Interrupted, or a plain Ctrl-C
+        report.interrupted = getattr(exc, "name", "SIGINT")
+        for outcome in pool.collect_finished():
+            if outcome.error is None:
+                settle(outcome)
+        report.abandoned = [n.job.name for n in pool.abandon()] + ([current.job.name] if current else [])
     finally:
+        report.total = scheduler.total
         pool.shutdown()
         claims.release_all()
         progress.close()
