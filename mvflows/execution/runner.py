@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from jobflow import Flow, Job, JobStore
@@ -184,6 +185,7 @@ def run_flow(
             progress.note(f"{node.job.name} stopped the flow (stop_jobflow): no further job starts")
 
     progress.start(scheduler.total)
+    started = datetime.now().isoformat()  # as jobflow times a stored output
     current: Node | None = None  # the job running in this process
     try:
         with contextlib.chdir(work_dir):
@@ -232,7 +234,13 @@ def run_flow(
         for outcome in pool.collect_finished():
             if outcome.error is None:
                 settle(outcome)
-        report.abandoned = [n.job.name for n in pool.abandon()] + ([current.job.name] if current else [])
+        report.abandoned = [n.job.name for n in pool.abandon()]
+        if current is not None:  # stopped, unless the signal came as it was storing its output
+            state = stored_state(store, current.job.uuid)
+            if state.finished and state.completed_at >= started:
+                report.ran += 1
+            else:
+                report.abandoned.append(current.job.name)
     finally:
         report.total = scheduler.total
         pool.shutdown()
