@@ -32,6 +32,7 @@ from monty.json import jsanitize
 RESULTS_STORE_NAME = "results"
 RESULTS_COLLECTION = "pair_results"
 RESULT_KEY = "result_id"
+KEEP_FIELDS = ("state", "headline_level")  # what _keeps reads of a stored result
 # the versions of one result: the latest of each group is what readers show by default
 VERSION_GROUP = ("campaign", "calculator", "host", "intercalant")
 DEFAULT_STORE = os.environ.get("MVFLOWS_STORE", "mvflows_data")
@@ -44,7 +45,7 @@ class StoreError(RuntimeError):
 _COLLECTIONS = (("docs", "outputs"), ("data", "data"), (RESULTS_STORE_NAME, RESULTS_COLLECTION))
 
 
-def _collections(uri: str) -> dict[str, Store]:
+def _collections(uri: str, read_only: bool = False) -> dict[str, Store]:
     if uri.startswith(("mongodb://", "mongodb+srv://")):
         from maggma.stores import MongoStore
 
@@ -65,11 +66,39 @@ def _collections(uri: str) -> dict[str, Store]:
         db = uri.removeprefix("mongomock://") or "mvflows"
         return {name: MemoryStore(collection_name=f"{db}.{coll}") for name, coll in _COLLECTIONS}
     # absolute: jobs run in another working directory
-    path = Path(uri.removeprefix("monty:")).expanduser().resolve()
+    path = embedded_path(uri)
     return {
-        name: LockedMontyStore(coll, database_path=str(path), database_name="mvflows", storage="sqlite")
+        name: LockedMontyStore(
+            coll, database_path=str(path), database_name="mvflows", storage="sqlite", read_only=read_only
+        )
         for name, coll in _COLLECTIONS
     }
+
+
+def embedded_path(uri: str) -> Path:
+    """The directory of an embedded store's URI."""
+    return Path(uri.removeprefix("monty:")).expanduser().resolve()
+
+
+# what MontyDB writes when it creates a repository, and what mvflows adds
+_MONTY_FILES = (".monty.storage", "monty.storage.cfg")
+MARKER = ".mvflows-store"
+LOCK_FILE = ".mvflows.lock"
+
+
+def is_store(path: Path) -> bool:
+    """Whether ``path`` holds an embedded mvflows store (one made by an earlier release has no marker)."""
+    return all((path / f).is_file() for f in _MONTY_FILES) and (
+        (path / MARKER).is_file() or (path / "mvflows").is_dir()
+    )
+
+
+def check_store(path: Path) -> None:
+    """Raise a one-line StoreError unless ``path`` is an embedded mvflows store (for read commands)."""
+    if not path.exists():
+        raise StoreError(f"no store at {path} (mvflows run ... --store {path} makes one)")
+    if not path.is_dir() or not is_store(path):
+        raise StoreError(f"{path} is not an mvflows store")
 
 
 class LockedMontyStore(MontyStore):
@@ -80,23 +109,47 @@ class LockedMontyStore(MontyStore):
     replaces it, which keeps concurrent runs on one embedded store free of duplicates. The
     OS drops the lock when a process dies, so a killed run never blocks the next one.
 
+    Opening: MontyDB (through maggma) rewrites its two configuration files on every
+    connect, truncating them first; a process that read them meanwhile found an empty
+    storage name ("Empty module name"). The files are written once, when the store is
+    created, under the lock, and read under it.
+
     Reading: MontyDB has no indexes either; every query decodes every stored document
     (0.5-0.9 s per query at the end of a spinel21 run, several queries per job). The
     documents are read from disk once at connect into an in-memory (mongomock) copy that
-    serves every query and receives every write of this process. Documents written by
-    another process after connect are not seen; jobs are keyed by content, so the worst
-    case is recomputing a job another run finished meanwhile, never a wrong reuse.
+    serves every query and receives every write of this process. Writes of another
+    process are seen after :meth:`refresh`: each write counts up a generation file of
+    its collection, and a refresh reads the disk again only when that count is not the
+    one this process last knew.
+
+    ``read_only``: the store must exist (:func:`check_store`), nothing is created or
+    written, and reads take the lock shared.
     """
+
+    def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_only = read_only
+        self._generation: int | None = None
 
     def connect(self, force_reset: bool = False):  # type: ignore[no-untyped-def]
         if self._coll is not None and not force_reset:
             return
-        super().connect(force_reset=force_reset)
         import mongomock_ng as mongomock  # maggma's own in-memory MongoDB
+        from montydb import MontyClient, set_storage
 
-        self._disk = self._coll
+        path = Path(self.database_path)
+        if self.read_only:
+            check_store(path)
+        with self._locked(shared=self.read_only):
+            if not self.read_only and not all((path / f).is_file() for f in _MONTY_FILES):
+                set_storage(self.database_path, storage=self.storage, **self.storage_kwargs)
+            if not self.read_only and not (path / MARKER).is_file():
+                (path / MARKER).write_text("an mvflows store (MontyDB, sqlite); see docs/results.md\n")
+            client = MontyClient(self.database_path, **self.client_kwargs)
+            self._disk = client[self.database_name][self.collection_name]
+            docs = list(self._disk.find({}))
+            self._generation = self._read_generation()
         self._memory = mongomock.MongoClient()[self.database_name][self.collection_name]
-        docs = list(self._disk.find({}))
         if docs:
             self._memory.insert_many(docs)
         self._coll = self._memory
@@ -106,47 +159,103 @@ class LockedMontyStore(MontyStore):
             self._coll = self._disk
         super().close()
 
+    def refresh(self) -> bool:
+        """Read the disk again if another process wrote since this one last did; True if it did."""
+        if self._coll is None:
+            return False
+        with self._locked(shared=True):
+            generation = self._read_generation()
+            if generation == self._generation:
+                return False
+            docs = list(self._disk.find({}))
+        self._memory.delete_many({})
+        if docs:
+            self._memory.insert_many(docs)
+        self._generation = generation
+        return True
+
+    def _generation_file(self) -> Path:
+        return Path(self.database_path) / f".mvflows.generation.{self.collection_name}"
+
+    def _read_generation(self) -> int:
+        try:
+            return int(self._generation_file().read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _wrote(self, in_sync: bool = True) -> None:
+        """Count a write (under the lock); this process stays in step unless another wrote before."""
+        before = self._read_generation()
+        tmp = self._generation_file().with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(before + 1))
+        os.replace(tmp, self._generation_file())
+        if in_sync and before == self._generation:
+            self._generation = before + 1
+
     @contextlib.contextmanager
-    def _locked(self):  # type: ignore[no-untyped-def]
-        lock_path = Path(self.database_path) / ".mvflows.lock"
-        with open(lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+    def _locked(self, shared: bool = False):  # type: ignore[no-untyped-def]
+        from mvflows.interrupts import deferred  # Ctrl-C waits for the write: a document is whole or absent
+
+        lock_path = Path(self.database_path) / LOCK_FILE
+        if shared and not lock_path.exists():  # a store of an earlier release: no writer of this one yet
+            yield
+            return
+        if not shared:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with deferred(), open(lock_path, "r" if shared else "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def update(self, docs, key=None):  # type: ignore[no-untyped-def]
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.database_path} was opened read-only")
+
+    def update(self, docs, key=None, keep=None):  # type: ignore[no-untyped-def]
         """Upsert on ``key``: one pass over the disk per batch, not one per document.
 
         MontyDB's own ``replace_one(upsert=True)`` scans the collection for every
-        document, which made writing 10,000 result documents quadratic.
+        document, which made writing 10,000 result documents quadratic. ``keep(old, new)``
+        (``old`` holds the key fields and :data:`KEEP_FIELDS`) keeps a stored document instead of
+        replacing it; it is asked about the documents on disk, under the lock.
         """
+        self._writable()
         docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
         fields = [key or self.key] if isinstance(key or self.key, str) else list(key or self.key)
         batch = {tuple(d[f] for f in fields): d for d in docs}  # the last of duplicate keys wins
         with self._locked():
-            _upsert(self._disk, fields, batch)
-        _upsert(self._memory, fields, batch)
+            kept = _upsert(self._disk, fields, batch, keep)
+            self._wrote(in_sync=not kept)  # a kept document may be missing from memory
+        _upsert(self._memory, fields, {k: d for k, d in batch.items() if k not in kept})
+        return kept
 
     def remove_docs(self, criteria):  # type: ignore[no-untyped-def]
+        self._writable()
         with self._locked():
             self._disk.delete_many(criteria)
+            self._wrote()
         self._memory.delete_many(criteria)
 
 
-def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict]) -> None:
-    """Replace the documents whose ``fields`` match a key of ``batch``; insert the rest."""
+def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict], keep: Any = None) -> set[tuple]:
+    """Replace the documents whose ``fields`` match a key of ``batch``; insert the rest.
+
+    Returns the keys whose stored document ``keep(old, new)`` kept.
+    """
     existing = {}
-    for doc in coll.find({}, projection=dict.fromkeys(fields, 1)):
+    for doc in coll.find({}, projection=dict.fromkeys([*fields, *KEEP_FIELDS], 1)):
         k = tuple(doc.get(f) for f in fields)
         if k in batch:
-            existing[k] = doc["_id"]
-    new = []
+            existing[k] = doc
+    new, kept = [], set()
     for k, doc in batch.items():
         doc = {n: v for n, v in doc.items() if n != "_id"}
-        if k in existing:
-            coll.replace_one({"_id": existing[k]}, doc)
+        if k in existing and keep is not None and keep(existing[k], doc):
+            kept.add(k)
+        elif k in existing:
+            coll.replace_one({"_id": existing[k]["_id"]}, doc)
         else:
             new.append(doc)
     if new:
@@ -158,6 +267,7 @@ def _upsert(coll: Any, fields: list[str], batch: dict[tuple, dict]) -> None:
                 coll._storage.write_one(coll, doc, check_keys=False)
         else:
             coll.insert_many(new)
+    return kept
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -174,35 +284,46 @@ def resolve_uri(uri: str | None) -> str:
     return uri
 
 
-def job_store(uri: str | None = None) -> JobStore:
-    """A connected jobflow JobStore with mvflows' data and results stores."""
+def job_store(uri: str | None = None, read_only: bool = False) -> JobStore:
+    """A connected jobflow JobStore with mvflows' data and results stores.
+
+    ``read_only`` (the read commands): an embedded store must exist already, and nothing
+    is created or written.
+    """
     uri = resolve_uri(uri)
-    stores = _collections(uri)
+    stores = _collections(uri, read_only)
     store = JobStore(
         stores["docs"],
         additional_stores={"data": stores["data"], RESULTS_STORE_NAME: stores[RESULTS_STORE_NAME]},
     )
-    connect(store, uri)
+    connect(store, uri, read_only)
     return store
 
 
-def results_store(uri: str | None = None) -> Store:
+def results_store(uri: str | None = None, read_only: bool = False) -> Store:
     """The connected results collection alone (for queries)."""
     uri = resolve_uri(uri)
-    store = _collections(uri)[RESULTS_STORE_NAME]
-    connect(store, uri)
+    store = _collections(uri, read_only)[RESULTS_STORE_NAME]
+    connect(store, uri, read_only)
     return store
 
 
-def connect(store: JobStore | Store, uri: str) -> None:
+def is_embedded(uri: str) -> bool:
+    return not uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://"))
+
+
+def connect(store: JobStore | Store, uri: str, read_only: bool = False) -> None:
     """Connect and prove the store answers, or raise a one-line StoreError."""
     label = uri.split("://", 1)[-1].split("@")[-1] if uri.startswith("mongodb") else uri  # no credentials
     try:
-        if uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")) is False:
-            path = Path(uri.removeprefix("monty:")).expanduser()
-            path.mkdir(parents=True, exist_ok=True)
-            if not os.access(path, os.W_OK):
-                raise StoreError(f"store directory {path} is not writable")
+        if is_embedded(uri):
+            path = embedded_path(uri)
+            if read_only:
+                check_store(path)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                if not os.access(path, os.W_OK):
+                    raise StoreError(f"store directory {path} is not writable")
         store.connect()
         target = store.docs_store if isinstance(store, JobStore) else store
         target.count()
@@ -214,8 +335,15 @@ def connect(store: JobStore | Store, uri: str) -> None:
         raise StoreError(f"cannot reach store {label}: {first}") from None
 
 
-def publish_result(store: Store, result: Any) -> None:
-    """Upsert one pair result under its ``result_id`` (also jobflow's ``blob_uuid``).
+def refresh(store: JobStore | Store) -> bool:
+    """Let this process see what other processes wrote to an embedded store since; True if anything."""
+    stores = [store.docs_store, *store.additional_stores.values()] if isinstance(store, JobStore) else [store]
+    return any([s.refresh() for s in stores if isinstance(s, LockedMontyStore)])
+
+
+def publish_result(store: Store, result: Any) -> bool:
+    """Upsert one pair result under its ``result_id`` (also jobflow's ``blob_uuid``), unless it
+    would replace a successful result by a worse one (:func:`_keeps`); True when written.
 
     jobflow keys every additional store on ``blob_uuid``, and jobflow-remote relies on it:
     a job's results store is a JSON file re-read by that key, then upserted into MongoDB
@@ -224,7 +352,26 @@ def publish_result(store: Store, result: Any) -> None:
     doc = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
     doc[RESULT_KEY] = doc.get(RESULT_KEY) or _derived_id(doc)
     doc["blob_uuid"] = doc[RESULT_KEY]
+    if isinstance(store, LockedMontyStore):  # decided on the disk's document, under the lock
+        return not store.update([doc], key=RESULT_KEY, keep=lambda old, new: _keeps(old, new))
+    old = store.query_one({RESULT_KEY: doc[RESULT_KEY]}, properties=list(KEEP_FIELDS))
+    if old is not None and _keeps(old, doc):
+        return False
     store.update([doc], key=RESULT_KEY)
+    return True
+
+
+def _keeps(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A successful result is never replaced by a partial or failed one of the same identity.
+
+    Same identity means the same inputs and settings: a worse outcome is a fault of that
+    attempt (a killed worker, a crashed duplicate), not a new answer. The pair's jobs know
+    it (the job that failed is not finished), so the next run tries again. A document whose
+    headline is another level of fidelity (a refined pair's DFT result) is a new answer, and
+    replaces the screen's even when it is worse.
+    """
+    same_level = old.get("headline_level") == new.get("headline_level")
+    return same_level and old.get("state") == "successful" and new.get("state") != "successful"
 
 
 def _derived_id(doc: dict[str, Any]) -> str:

@@ -73,6 +73,9 @@ def test_missing_campaign_file(tmp_path):
 
 
 def test_results_on_empty_store(tmp_path):
+    from mvflows.store import job_store
+
+    job_store(str(tmp_path / "s"))  # made, as a run makes it, but nothing in it yet
     result = invoke("results", "--store", tmp_path / "s", "--format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout) == []
 

@@ -98,6 +98,10 @@ def test_concurrent_runs_leave_one_document_per_pair(concurrent_store):
     # each campaign keeps its own result of the pair they share
     assert set(docs) == {("both", "Mg", "Cr2S4"), ("both", "Zn", "Ti2S4"), ("one", "Mg", "Cr2S4")}
     assert all(d["state"] == "successful" for d in docs.values())
+    # ... made of the same jobs, computed once: the same numbers (tests/test_store_safety.py
+    # compares two runs on one store, NEB included, with a run alone)
+    for key in ("voltage_v", "delta_e_site_ev", "capacity_mah_g", "stable_site"):
+        assert docs[("one", "Mg", "Cr2S4")][key] == docs[("both", "Mg", "Cr2S4")][key] is not None, key
     from mvflows.store import results_store
 
     assert results_store(str(concurrent_store)).count() == 3

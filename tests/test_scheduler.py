@@ -112,3 +112,52 @@ def test_worker_jobs_wait_for_a_free_slot_and_store_readers_run_here():
     assert first.node.job.uuid == x.uuid and first.action is Action.SUBMIT
     assert s.next(running=2).node.job.uuid == y.uuid  # runs here although both slots are taken
     assert s.next(running=2) is None
+
+
+def test_a_job_claimed_by_another_run_waits_and_is_reused_once_that_run_stored_it():
+    a, b, _c, flow = _chain()
+    stored: set[str] = set()
+    busy = {a.uuid}  # another run computes a
+    claimed, released = [], []
+
+    def claim(job):
+        if job.uuid in busy:
+            return False
+        claimed.append(job.uuid)
+        return True
+
+    s = Scheduler(
+        lookup=lambda u: StoredState(finished=u in stored),
+        claim=claim,
+        release=lambda j: released.append(j.uuid),
+    )
+    s.add(flow)
+    assert s.next(running=0) is None and s.waiting == {a.uuid}  # b and c wait for a
+    s.retry()
+    assert s.next(running=0) is None  # still claimed
+    busy.clear()
+    stored.add(a.uuid)  # the other run stored a, then released its claim
+    s.retry()
+    d = s.next(running=0)
+    assert (d.node.job.uuid, d.action) == (a.uuid, Action.REUSE)
+    assert [d.action for d in [s.next(running=0)]] == [Action.RUN_HERE]  # b: this run's now
+    assert claimed == [a.uuid, b.uuid] and released == [a.uuid]
+
+
+def test_an_output_stored_before_its_input_was_is_recomputed():
+    """A job whose input was stored after it (by another run, or a run killed in between) is stale."""
+    a, b, c, flow = _chain()
+    when = {a.uuid: "2026-01-02T00:00:00", b.uuid: "2026-01-01T00:00:00", c.uuid: "2026-01-03T00:00:00"}
+    s = Scheduler(lookup=lambda u: StoredState(finished=True, completed_at=when[u]))
+    s.add(flow)
+
+    def run(d):  # the job's new output is stored now
+        when[d.node.job.uuid] = "2026-02-01T00:00:00"
+        return "ok"
+
+    assert dict(_drain(s, run)) == {a.uuid: Action.REUSE, b.uuid: Action.RUN_HERE, c.uuid: Action.RUN_HERE}
+    # an output stored after its input (by another run, from this run's input) is not stale
+    s = Scheduler(lookup=lambda u: StoredState(finished=u != a.uuid, completed_at=when[u]))
+    s.add(flow)
+    when[b.uuid] = "2026-03-01T00:00:00"
+    assert dict(_drain(s, run)) == {a.uuid: Action.RUN_HERE, b.uuid: Action.REUSE, c.uuid: Action.RUN_HERE}

@@ -107,3 +107,143 @@ def test_results_of_the_previous_release_are_read(tmp_path):
     docs = {d["campaign"]: d for d in query_results(results_store(str(tmp_path / "db")))}
     assert docs["t"]["result_id"] == "0f4c2c9e-old" and docs["t"]["voltage_v"] == 1.0
     assert set(docs) == {"t", "t2"}
+
+
+def test_two_processes_opening_a_new_store_at_once(tmp_path):
+    """MontyDB rewrote its config files on every open; a process reading them meanwhile failed
+    ('Empty module name'). 20 trials of two processes opening one new store at the same moment."""
+    import subprocess
+    import sys
+
+    script = """
+import multiprocessing as mp, sys
+from mvflows.store import StoreError, job_store
+
+def opener(path, barrier, q):
+    barrier.wait()
+    try:
+        job_store(path).docs_store.count()
+        q.put("ok")
+    except StoreError as exc:
+        q.put(str(exc))
+
+ctx = mp.get_context("fork")  # imports done once; the children race on the open alone
+errors = []
+for i in range(20):
+    barrier, q = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=opener, args=(f"{sys.argv[1]}/s{i}", barrier, q)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    errors += [m for m in (q.get(timeout=10) for _ in procs) if m != "ok"]
+print(len(errors), errors[:3])
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("0 "), out.stdout
+    assert len(list(tmp_path.glob("s*/.mvflows-store"))) == 20
+
+
+def test_a_read_only_open_creates_and_writes_nothing(tmp_path):
+    from mvflows.store import check_store
+
+    with pytest.raises(StoreError, match="no store at"):
+        results_store(str(tmp_path / "typo"), read_only=True)
+    assert not (tmp_path / "typo").exists()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="is not an mvflows store"):
+        job_store(str(plain), read_only=True)
+    assert [p.name for p in plain.iterdir()] == ["notes.txt"]
+    path = tmp_path / "db"
+    publish_result(results_store(str(path)), _result())
+    check_store(path)
+    files = lambda: {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}  # noqa: E731
+    before = files()  # (sqlite's own -wal/-shm files come and go while it reads)
+    store = results_store(str(path), read_only=True)
+    assert len(query_results(store)) == 1
+    with pytest.raises(StoreError, match="read-only"):
+        publish_result(store, _result(v=2.0))
+    assert files() == before
+
+
+def test_a_refresh_sees_other_processes_writes(tmp_path):
+    """Reads come from memory; a refresh reads the disk again only when another process wrote."""
+    path = str(tmp_path / "db")
+    mine, other = job_store(path).docs_store, job_store(path).docs_store  # two processes' connections
+    mine.update({"uuid": "a", "index": 1, "output": 1})
+    assert not mine.refresh()  # only its own write since it read the disk
+    other.update({"uuid": "b", "index": 1, "output": 2})
+    assert mine.count() == 1 and mine.refresh() and mine.count() == 2
+    assert other.refresh() and other.count() == 2
+
+
+@pytest.mark.parametrize("uri", ["mongomock://t3", "monty"])
+def test_a_successful_result_is_never_replaced_by_a_worse_one(tmp_path, uri):
+    uri = str(tmp_path / "db") if uri == "monty" else uri
+    store = results_store(uri)
+    publish_result(store, _result(v=1.0))
+    worse = _result(v=None).model_copy(update={"state": "partial", "failure_reasons": ["NEB crashed"]})
+    publish_result(store, worse)
+    readers = [store] + ([] if uri.startswith("mongomock") else [results_store(uri, read_only=True)])
+    for s in readers:  # in memory and on disk
+        [doc] = query_results(s)
+        assert doc["state"] == "successful" and doc["voltage_v"] == 1.0
+    publish_result(store, _result(v=1.1))  # a successful result of the same identity replaces it
+    assert query_results(store)[0]["voltage_v"] == 1.1
+    # a refined pair's result (another headline level) is a new answer, even when it is worse
+    same_id = query_results(store)[0]["result_id"]  # merge_levels keeps the screen's identity
+    refined = worse.model_copy(
+        update={"headline_level": "fake-vasp:PBE", "calculator": "fake-vasp:PBE", "result_id": same_id}
+    )
+    publish_result(store, refined)
+    for s in [store] + ([] if uri.startswith("mongomock") else [results_store(uri, read_only=True)]):
+        [doc] = query_results(s)
+        assert doc["state"] == "partial" and doc["headline_level"] == "fake-vasp:PBE"
+
+
+READS = [
+    ("results",),
+    ("results", "--format", "json"),
+    ("plot", "voltage-capacity", "-o", "{tmp}/v.png"),
+    ("validate", "-o", "{tmp}/report.md"),
+    ("report", "-o", "{tmp}/report"),
+]
+
+
+@pytest.mark.parametrize("where", ["missing", "plain directory"])
+@pytest.mark.parametrize("command", READS, ids=lambda c: " ".join(c[:2]))
+def test_read_commands_never_make_or_write_a_store(tmp_path, command, where):
+    from conftest import error_lines, invoke
+
+    target = tmp_path / "typo"
+    if where == "plain directory":
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+    args = [a.format(tmp=tmp_path) for a in command]
+    result = invoke(*args, "--store", target)
+    assert result.exit_code == 2, result.output
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and str(target) in errors[0], result.stderr
+    assert "no store at" in errors[0] if where == "missing" else "is not an mvflows store" in errors[0]
+    left = sorted(p.name for p in tmp_path.rglob("*"))
+    assert left == ([] if where == "missing" else ["notes.txt", "typo"])
+
+
+def test_a_lost_result_is_published_again_from_its_job_output(tmp_path):
+    from mvflows.jobs.results import republish
+
+    js = job_store(str(tmp_path / "db"))
+    result = _result().model_copy(update={"result_id": "u1"})
+    output = {**result.model_dump(mode="json"), "@module": "mvflows.schemas", "@class": "PairResult"}
+    js.docs_store.update({"uuid": "u1", "index": 1, "output": output}, key=["uuid", "index"])
+    results = js.additional_stores["results"]
+    assert republish(js, "u1") and [d["result_id"] for d in query_results(results)] == ["u1"]
+    assert not republish(js, "u1")  # there, and as new as the job's output
+    results.remove_docs({})
+    assert not republish(js, "nope") and republish(js, "u1")
+    assert query_results(results_store(str(tmp_path / "db"), read_only=True))[0]["voltage_v"] == 1.0

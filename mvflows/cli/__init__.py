@@ -19,6 +19,10 @@ def main() -> None:
     import warnings
 
     os.environ.setdefault("TQDM_DISABLE", "1")
+    # a run stopped by Ctrl-C ends its workers mid-job; multiprocessing's resource tracker (a
+    # process of its own, started later) then frees what they held, warning of 'leaked semaphores'
+    quiet_tracker = "ignore:resource_tracker:UserWarning"
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), quiet_tracker)))
     # library chatter (monty's deprecated cd, jobflow's unconnected-jobs note, torch) is not for users
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)

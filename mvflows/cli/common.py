@@ -13,6 +13,7 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 
 EXIT_INCOMPLETE = 1  # the run finished but some pairs failed or are partial
 EXIT_BAD_INPUT = 2  # nothing was computed
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: what finished is stored, the same command continues
 
 READ_STORES_HELP = "store URI or configs/*.yaml (default ./mvflows_data); repeat to read several stores"
 CAMPAIGN_HELP = "only this campaign's results (the campaign file's name:)"
@@ -26,11 +27,15 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def job_stores(stores: list[str] | None) -> list:
-    """The job stores of the given stores, in order: the structures and NEB images of their results."""
+    """The job stores of the given stores, in order: the structures and NEB images of their results.
+
+    Opened read-only, as every read command opens its stores: a missing store is an error,
+    never created.
+    """
     from mvflows.store import StoreError, job_store
 
     try:
-        return [job_store(u) for u in stores or [None]]
+        return [job_store(u, read_only=True) for u in stores or [None]]
     except StoreError as exc:
         fail(str(exc))
 
@@ -55,7 +60,11 @@ def read_results(
     for uri in stores or [None]:
         try:
             found = query_results(
-                results_store(uri), host=host, intercalant=intercalant, campaign=campaign, all_versions=True
+                results_store(uri, read_only=True),
+                host=host,
+                intercalant=intercalant,
+                campaign=campaign,
+                all_versions=True,
             )
         except StoreError as exc:
             fail(str(exc))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from mvflows.cli.common import EXIT_INCOMPLETE, err, fail, out
+from mvflows.cli.common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, err, fail, out
 
 
 def _write_timings(work_dir: Path, campaign: str, wall: float, report, slots: int) -> None:
@@ -110,7 +110,8 @@ def run(
 
     Finished jobs already in the store are reused, so re-running after an interruption
     continues where it stopped; --fresh recomputes. Exit code: 0 when every pair is
-    successful, 1 when some are partial or failed (the table says why), 2 for bad input.
+    successful, 1 when some are partial or failed (the table says why), 2 for bad input,
+    130 when interrupted (Ctrl-C, SIGTERM).
     """
     from mvflows.campaign import CampaignError, load_campaign
 
@@ -138,8 +139,32 @@ def run_campaign(
 
     True when every pair and path has a successful result. Everything the command line and
     the campaign name is checked before the store is opened: bad input writes nothing.
+    Ctrl-C and SIGTERM stop it cleanly (see :func:`mvflows.execution.run_flow`) with exit
+    code 130.
     """
+    from mvflows.interrupts import Interrupted, interruptible
 
+    with interruptible():
+        try:
+            return _run_campaign(camp, store, work_dir, mode, fresh, jobs)
+        except Interrupted as exc:  # before or after the jobs: nothing was running
+            err.print(
+                f"interrupted ({exc.name}): every finished job is stored; run the same command again "
+                "to continue",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _run_campaign(
+    camp,
+    store: str | None,
+    work_dir: Path | None,
+    mode: str,
+    fresh: bool,
+    jobs: int | None,
+) -> bool:
     def checked(keys: tuple[str, ...], check, *args):
         """``check(*args)``; its error blamed on where the first of the settings ``keys`` was given."""
         try:
@@ -179,8 +204,10 @@ def run_campaign(
     from mvflows.execution import run_flow
     from mvflows.execution.progress import reporter
     from mvflows.flows import CampaignMaker, result_job_uuids
+    from mvflows.jobs.results import republish
 
     flow = CampaignMaker().make(camp)
+    ids = result_job_uuids(flow)
     pairs = camp.pair_list()
     counted = f"{len(pairs)} pairs" + (f", {len(camp.paths)} paths" if camp.paths else "")
     err.print(
@@ -193,14 +220,37 @@ def run_campaign(
         work_dir = (
             Path("mvflows_work") if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "work"
         )
-    report = run_flow(flow, js, work_dir, fresh=fresh, reporter=reporter(mode, err, slots), jobs=slots)
+    # runs on one store coordinate through claims beside it (for MongoDB, runs sharing a work dir)
+    claims = None if uri.startswith("mongo") else Path(uri.removeprefix("monty:")) / "claims"
+    report = run_flow(
+        flow,
+        js,
+        work_dir,
+        fresh=fresh,
+        reporter=reporter(mode, err, slots),
+        jobs=slots,
+        claims_dir=claims,
+        after_reuse=lambda job: job.uuid in ids and republish(js, job.uuid),  # a lost result comes back
+    )
     wall = time.perf_counter() - start
     _write_timings(Path(work_dir), camp.name, wall, report, slots)
+    if report.interrupted:
+        stopped = len(report.abandoned)
+        unfinished = (
+            f", {stopped} running job{'s' * (stopped > 1)} stopped unfinished (not stored)" if stopped else ""
+        )
+        err.print(
+            f"interrupted ({report.interrupted}): {report.ran + report.reused} of {report.total} jobs stored "
+            f"({report.ran} computed by this run){unfinished}; run the same command again to continue",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
 
     from mvflows.reporting import notes, table
-    from mvflows.store import query_results
+    from mvflows.store import query_results, refresh
 
-    ids = result_job_uuids(flow)
+    refresh(js)  # results another run on this store published meanwhile
     docs = [
         d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids
     ]
@@ -214,7 +264,12 @@ def run_campaign(
     err.print(
         f"mvflows: {ok}/{expected} {'results' if camp.paths else 'pairs'} successful; "
         f"jobs: {report.ran} run, {report.reused} reused, "
-        f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s",
+        f"{len(report.failed)} failed, {report.skipped} skipped; wall time {wall:.0f} s"
+        + (
+            f"; {report.rebuilt} lost result{'s' * (report.rebuilt > 1)} rebuilt from the stored jobs"
+            if report.rebuilt
+            else ""
+        ),
         highlight=False,
         soft_wrap=True,
     )

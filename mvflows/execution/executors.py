@@ -10,6 +10,8 @@ an in-memory store whose documents come back here (:mod:`mvflows.execution.worke
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -126,9 +128,9 @@ class WorkerPool:
         self.running[future] = (node, self._pool)
         return None
 
-    def wait(self) -> list[Outcome]:
-        """Block until at least one running job ends; store what each produced."""
-        finished, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        """Block until at least one running job ends (or ``timeout`` s pass); store what each produced."""
+        finished, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
         return [self._collect(f) for f in finished]
 
     def _collect(self, future: Future) -> Outcome:
@@ -156,7 +158,72 @@ class WorkerPool:
             node, out["seconds"], subs, out["stop_children"], out["stop_jobflow"], out["stored_data"]
         )
 
+    def collect_finished(self) -> list[Outcome]:
+        """The outcomes of jobs that have ended, without waiting for the others (an interrupted run
+        keeps what its workers finished)."""
+        return [self._collect(f) for f in [f for f in self.running if f.done()]]
+
+    def abandon(self) -> list[Node]:
+        """Stop every running job now, storing nothing of it: the workers, and all that this
+        process started, are ended (:func:`stop_descendants`)."""
+        left = [node for node, _pool in self.running.values()]
+        self.running.clear()
+        stop_descendants()
+        if self._pool is not None:  # its workers are gone: this only joins its threads and queues
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        return left
+
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def stop_descendants(grace_s: float = 5.0) -> int:
+    """SIGTERM every process this one started, and theirs, then SIGKILL those still there after
+    ``grace_s``; returns how many there were.
+
+    Worker processes, the NEB's image workers and VASP (which custodian starts in a session
+    of its own, out of reach of a terminal's Ctrl-C) all end with the run that started them.
+    multiprocessing's resource tracker is left to end by itself.
+    """
+    from multiprocessing import resource_tracker
+
+    keep = {getattr(resource_tracker._resource_tracker, "_pid", None)}
+    pids = [p for p in _descendants(os.getpid()) if p not in keep]
+    found = len(pids)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_s
+        while sig == signal.SIGTERM and time.monotonic() < deadline and any(map(_alive, pids)):
+            time.sleep(0.1)
+        pids = [p for p in pids if _alive(p)]
+    return found
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc; none where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        for kid in children.get(todo.pop(), []):
+            out.append(kid)
+            todo.append(kid)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -25,11 +25,15 @@ JOB_CORES_ENV = "MVFLOWS_JOB_CORES"
 
 
 def _worker_init() -> None:
+    import signal
     import warnings
 
     from mvflows.image_workers import exit_with_parent
 
     exit_with_parent()
+    # a terminal's Ctrl-C reaches the whole process group: the run, not its workers, decides
+    # what happens (it keeps what they finished and ends the rest, see runner.run_flow)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ[JOB_CORES_ENV] = "1"
     os.environ.setdefault("TQDM_DISABLE", "1")
     for category in (FutureWarning, DeprecationWarning, UserWarning):

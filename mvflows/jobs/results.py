@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobflow import CURRENT_JOB, JobConfig, OnMissing
+from jobflow import CURRENT_JOB, JobConfig, JobStore, OnMissing
 
 from mvflows.keys import job
 from mvflows.schemas import (
@@ -12,7 +12,7 @@ from mvflows.schemas import (
     StabilityDocument,
     VoltageDocument,
 )
-from mvflows.store import RESULTS_STORE_NAME, publish_result
+from mvflows.store import RESULT_KEY, RESULTS_STORE_NAME, publish_result
 from mvflows.structures.catalog import Host
 
 
@@ -136,3 +136,22 @@ def path_result(
     if store is not None and RESULTS_STORE_NAME in store.additional_stores:
         publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
     return result
+
+
+def republish(store: JobStore, uuid: str) -> bool:
+    """Publish a finished result job's output again if the results store lost it or holds an older one.
+
+    The job's output is the result document, so nothing is recomputed: a deleted or
+    damaged ``pair_results`` collection is rebuilt by the next run from the stored jobs.
+    True when a document was written.
+    """
+    results = store.additional_stores.get(RESULTS_STORE_NAME)
+    doc = store.query_one({"uuid": uuid}, properties=["output"], sort={"index": -1}) or {}
+    output = doc.get("output")
+    if results is None or not isinstance(output, dict) or output.get("@class") != PairResult.__name__:
+        return False
+    result = {k: v for k, v in output.items() if not k.startswith("@")}
+    have = results.query_one({RESULT_KEY: uuid}, properties=["completed_at"])
+    if have is not None and str(have.get("completed_at", "")) >= str(result.get("completed_at", "")):
+        return False
+    return publish_result(results, result)
