@@ -32,15 +32,10 @@ from mvflows.jobs.stability import StabilityMaker
 from mvflows.jobs.voltage import voltage
 from mvflows.keys import KeyedMaker
 from mvflows.structures import metal_reference
-from mvflows.structures.catalog import Host
+from mvflows.structures.catalog import Host, pair_label
 from mvflows.structures.files import read_structure
 
 STAGES = ("relax", "sites", "hops", "stability")
-
-
-def pair_label(host: Host, intercalant: str) -> str:
-    """How job names call a pair: MgCr2S4 for a spinel, "Mg in VS4" for a host of any x."""
-    return f"{intercalant}{host.name}" if host.family == "spinel" else f"{intercalant} in {host.name}"
 
 
 @dataclass

@@ -25,7 +25,7 @@ from mvflows.keys import KeyedMaker, job
 from mvflows.refine import RefineSettings, select
 from mvflows.schemas import PairResult
 from mvflows.store import RESULTS_STORE_NAME, publish_result
-from mvflows.structures.catalog import Host
+from mvflows.structures.catalog import Host, pair_label
 
 # steps of a force-field pair whose relaxed structure starts the same VASP relax
 WARM_STEPS = ("relax_charged", "relax_tet", "relax_oct", "relax_discharged")
@@ -110,8 +110,6 @@ class RefineMaker(KeyedMaker):
         jobs carry the pair), so ``mvflows status`` lists them apart and ``mvflows rerun PAIR``
         reaches them.
         """
-        from mvflows.flows import pair_label
-
         picked = set(select(results, RefineSettings.model_validate(self.rule)))
         jobs: list[Flow | Job] = []
         metals: dict[str, Job] = {}

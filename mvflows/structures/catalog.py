@@ -83,3 +83,8 @@ def host_for(name: str, family: Family) -> Host:
         family="host",
         chain_metal=metal if entry.get("chain_axis") else None,
     )
+
+
+def pair_label(host: Host, intercalant: str) -> str:
+    """How job names call a pair: MgCr2S4 for a spinel, "Mg in VS4" for a host of any x."""
+    return f"{intercalant}{host.name}" if host.family == "spinel" else f"{intercalant} in {host.name}"
