@@ -76,6 +76,15 @@ def fake_vasp_cmd() -> str:
     return f"{sys.executable} -m mvflows.testing.fake_vasp_exe"
 
 
+def jobs_line(stderr):
+    """'jobs: 9 run, 8 reused, 1 failed, 0 skipped' of mvflows run, as numbers."""
+    import re
+
+    found = re.search(r"jobs: (\d+) run, (\d+) reused, (\d+) failed, (\d+) skipped", stderr)
+    assert found, stderr[-2000:]
+    return dict(zip(("run", "reused", "failed", "skipped"), map(int, found.groups())))
+
+
 def invoke(*args):
     """``mvflows ARGS`` in this process (typer's CliRunner): fast, for input checks and reads."""
     from typer.testing import CliRunner

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import fake_vasp_cmd
+from conftest import fake_vasp_cmd, jobs_line
 from conftest import mvflows_cli as _mvflows
 
 # fake_vasp_campaign is the fixture users get: mvflows' pytest plugin (entry point pytest11) provides it
@@ -48,13 +48,6 @@ def _results(store):
     return json.loads(out.stdout)
 
 
-def _jobs_line(stderr):
-    """'jobs: 9 run, 8 reused, 1 failed, 0 skipped' of mvflows run, as numbers."""
-    found = re.search(r"jobs: (\d+) run, (\d+) reused, (\d+) failed, (\d+) skipped", stderr)
-    assert found, stderr[-2000:]
-    return dict(zip(("run", "reused", "failed", "skipped"), map(int, found.groups())))
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The light campaign run twice into one store: with ``fake.fail: [neb]``, then without."""
@@ -79,7 +72,7 @@ def test_a_job_told_to_fail_fails_as_vasp_would(runs):
     first = runs.first
     assert first.returncode == 1, first.stderr[-3000:]  # a partial pair, not bad input
     assert "2 jobs at once" in first.stderr
-    assert _jobs_line(first.stderr)["failed"] == 1
+    assert jobs_line(first.stderr)["failed"] == 1
     # custodian's own verdict on a VASP run that left no outputs in the image folders
     (line,) = [x for x in first.stderr.splitlines() if x.startswith("failed job ")]
     assert line.startswith("failed job NEB (")
@@ -96,7 +89,7 @@ def test_a_job_told_to_fail_fails_as_vasp_would(runs):
 def test_rerun_without_fail_completes_the_pair(runs):
     second = runs.second
     assert second.returncode == 0, second.stderr[-3000:]
-    counts = _jobs_line(second.stderr)
+    counts = jobs_line(second.stderr)
     assert counts["failed"] == 0 and counts["reused"] >= 8  # relaxes, sites, voltage: not run again
     (d,) = _results(runs.store)  # the pair's result replaced, not a second one
     assert d["state"] == "successful" and not d["failure_reasons"], d["failure_reasons"]

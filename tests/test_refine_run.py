@@ -3,7 +3,6 @@ with the lower barrier refined on fake VASP in the same Flow, warm-started; then
 """
 
 import json
-import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,18 +10,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
-from conftest import WORKFLOWS, fake_vasp_cmd
+from conftest import WORKFLOWS, fake_vasp_cmd, jobs_line
 from conftest import mvflows_cli as _mvflows
 
 pytestmark = pytest.mark.slow
 
 FF, DFT = "forcefield:SevenNet", "fake-vasp:PBE"
-
-
-def _jobs_line(stderr):
-    found = re.search(r"jobs: (\d+) run, (\d+) reused, (\d+) failed, (\d+) skipped", stderr)
-    assert found, stderr[-2000:]
-    return dict(zip(("run", "reused", "failed", "skipped"), map(int, found.groups())))
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +95,7 @@ def test_the_vasp_neb_starts_from_the_force_field_band(refined):
 def test_a_rerun_reuses_everything(refined):
     second = refined.second
     assert second.returncode == 0, second.stderr[-3000:]
-    counts = _jobs_line(second.stderr)
+    counts = jobs_line(second.stderr)
     assert counts["run"] == 0 and counts["failed"] == 0 and counts["reused"] > 0, counts
 
 
