@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -127,6 +128,33 @@ def run(
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
+def _stops_cleanly(run):
+    """``run`` under the interrupt guard: Ctrl-C or SIGTERM outside the jobs says so and exits 130.
+
+    While jobs run, :func:`mvflows.execution.run_flow` handles the signal itself (it stops the
+    workers and reports what is stored); this covers the set-up before and the table after.
+    """
+
+    @functools.wraps(run)
+    def guarded(*args, **kwargs):
+        from mvflows.interrupts import Interrupted, interruptible
+
+        with interruptible():
+            try:
+                return run(*args, **kwargs)
+            except Interrupted as exc:  # before or after the jobs: nothing was running
+                err.print(
+                    f"interrupted ({exc.name}): every finished job is stored; run the same command again "
+                    "to continue",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return guarded
+
+
+@_stops_cleanly
 def run_campaign(
     camp,
     store: str | None,
@@ -139,32 +167,9 @@ def run_campaign(
 
     True when every pair and path has a successful result. Everything the command line and
     the campaign name is checked before the store is opened: bad input writes nothing.
-    Ctrl-C and SIGTERM stop it cleanly (see :func:`mvflows.execution.run_flow`) with exit
-    code 130.
+    Ctrl-C and SIGTERM stop it cleanly with exit code 130.
     """
-    from mvflows.interrupts import Interrupted, interruptible
 
-    with interruptible():
-        try:
-            return _run_campaign(camp, store, work_dir, mode, fresh, jobs)
-        except Interrupted as exc:  # before or after the jobs: nothing was running
-            err.print(
-                f"interrupted ({exc.name}): every finished job is stored; run the same command again "
-                "to continue",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-
-def _run_campaign(
-    camp,
-    store: str | None,
-    work_dir: Path | None,
-    mode: str,
-    fresh: bool,
-    jobs: int | None,
-) -> bool:
     def checked(keys: tuple[str, ...], check, *args):
         """``check(*args)``; its error blamed on where the first of the settings ``keys`` was given."""
         try:
