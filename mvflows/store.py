@@ -353,7 +353,7 @@ def publish_result(store: Store, result: Any) -> bool:
     doc[RESULT_KEY] = doc.get(RESULT_KEY) or _derived_id(doc)
     doc["blob_uuid"] = doc[RESULT_KEY]
     if isinstance(store, LockedMontyStore):  # decided on the disk's document, under the lock
-        return not store.update([doc], key=RESULT_KEY, keep=lambda old, new: _keeps(old, new))
+        return not store.update([doc], key=RESULT_KEY, keep=_keeps)
     old = store.query_one({RESULT_KEY: doc[RESULT_KEY]}, properties=list(KEEP_FIELDS))
     if old is not None and _keeps(old, doc):
         return False
