@@ -1,12 +1,13 @@
 """B-model: the four published pairs of the spinel study with each offline model, MAE vs DFT.
 
-Runs ``mvflows run workflows/table1.yaml --model M`` for SevenNet-0 and CHGNet into one
+Runs ``mvflows run workflows/table1.yaml --model M`` for every offline model (the short
+names of :data:`mvflows.models.MODEL_CATALOG`; docs/models.md) into one
 store (jobs already computed there, e.g. by the spinel21 benchmark with the same
 settings, are reused through content keys; the run's wall time says what was new), then
 puts the computed voltage, stable site and barrier beside the DFT values of the
 package's reference file (mvflows/data/reference_values.yaml, Table 1 rows).
 
-    python -m benchmarks.model [--store DIR | --store SevenNet=DIR1,CHGNet=DIR2] [--models SevenNet,CHGNet]
+    python -m benchmarks.model [--store DIR | --store 7net-0=DIR1,chgnet-0.3.0=DIR2] [--models 7net-0,...]
         -> benchmarks/results/model.json
 
 A store per model lets each model's run be made beside other work and scored later.
@@ -23,7 +24,8 @@ from importlib import resources
 
 import yaml
 
-from benchmarks.common import machine, write_result
+from benchmarks.common import RESULTS, machine, write_result
+from mvflows.models import MODEL_CATALOG, model_label
 
 QUANTITIES = ("voltage_v", "barrier_ev", "stable_site")
 CLI = [sys.executable, "-c", "from mvflows.cli import main; main()"]
@@ -46,10 +48,12 @@ def main() -> None:
         default="benchmarks/results/model_store",
         help="one store directory, or MODEL=DIR pairs separated by commas",
     )
-    p.add_argument("--models", default="SevenNet,CHGNet")
+    p.add_argument("--models", default=",".join(MODEL_CATALOG), help="short names, comma-separated")
     p.add_argument("--campaign", default="workflows/table1.yaml")
     args = p.parse_args()
     refs = table1_references()
+    with open(args.campaign) as fh:
+        campaign_name = yaml.safe_load(fh)["name"]
     stores = dict(item.split("=", 1) for item in args.store.split(",")) if "=" in args.store else {}
     if stores and set(args.models.split(",")) - set(stores):
         p.error(f"--store names {sorted(stores)} but --models is {args.models}")
@@ -68,7 +72,8 @@ def main() -> None:
             ).stdout
             or "[]"
         )
-        docs = [d for d in docs if d.get("calculator", "").endswith(f":{model}")]
+        label = f"forcefield:{model_label(model)}"
+        docs = [d for d in docs if d.get("calculator") == label and d.get("campaign") == campaign_name]
         rows, errors = [], {"voltage_v": [], "barrier_ev": []}
         ok_barrier = []  # barrier errors of pairs whose result is `successful` (others carry failure_reasons)
         site_hits = 0
@@ -97,6 +102,7 @@ def main() -> None:
         n_sites = sum(r["quantity"] == "stable_site" for r in refs)
         out["models"][model] = {
             "store": store,
+            **machine(),
             "exit_code": proc.returncode,
             "run_wall_s": wall,
             "mae_voltage_v": sum(errors["voltage_v"]) / len(errors["voltage_v"])
@@ -113,6 +119,11 @@ def main() -> None:
             "rows": rows,
         }
         print(json.dumps({k: v for k, v in out["models"][model].items() if k != "rows"}), flush=True)
+    # models measured before (another store, another day) stay unless measured again
+    previous = RESULTS / "model.json"
+    if previous.exists():
+        kept = json.loads(previous.read_text()).get("models", {})
+        out["models"] = {**{k: v for k, v in kept.items() if k in MODEL_CATALOG}, **out["models"]}
     write_result("model.json", {**out, **machine()})
 
 

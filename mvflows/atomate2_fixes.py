@@ -28,6 +28,10 @@
    ``stop_children_kwargs={"handle_unsuccessful": "error"}``
    (:meth:`mvflows.vasp.makers.VaspCalculator._kwargs`): the job fails, the pair result
    runs and says why.
+9. atomate2 hands CHGNet's calculator keywords to ``CHGNetCalculator``, whose ``model``
+   takes a loaded model, not a checkpoint name, so atomate2 can only run CHGNet 0.3.0.
+   :func:`load_chgnet_checkpoint` loads the named checkpoint (``0.2.0``, ``r2scan``) first
+   (called by :func:`mvflows.models.cached_calculator`).
 """
 
 from __future__ import annotations
@@ -51,3 +55,13 @@ def tag_neb_convergence(result: Any, max_neb_force: float, fmax: float) -> Any:
     tags.append(f"neb max force {max_neb_force:.4f} eV/A")
     result.tags = tags
     return result
+
+
+def load_chgnet_checkpoint(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """CHGNet keywords with a checkpoint name (``model: "0.2.0"``) replaced by the loaded model (fix 9)."""
+    name = kwargs.get("model")
+    if not isinstance(name, str):
+        return kwargs
+    from chgnet.model import CHGNet
+
+    return {**kwargs, "model": CHGNet.load(model_name=name, verbose=False)}

@@ -16,7 +16,7 @@ from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
 
 from mvflows.atomate2_fixes import LEAN_IONIC_STEP_DATA, neb_kwargs, tag_neb_convergence
 from mvflows.keys import KeyedMaker
-from mvflows.models import DEFAULT_MODEL, cached_calculator, model_identity, resolve_model_name
+from mvflows.models import DEFAULT_MODEL, cached_calculator, model_identity, model_label, resolve_model
 
 
 class _ForceFieldMaker(KeyedMaker):
@@ -132,15 +132,19 @@ class ForceFieldCalculator:
 
     @property
     def label(self) -> str:
-        return f"forcefield:{resolve_model_name(self.model)}"
+        return f"forcefield:{model_label(self.model, self.model_kwargs)}"
+
+    def _model(self) -> dict[str, Any]:
+        """The makers' force field and keywords: a catalogue name (``7net-l3i5``) resolved."""
+        name, kwargs = resolve_model(self.model, self.model_kwargs)
+        return {"force_field_name": name, "calculator_kwargs": kwargs}
 
     def relax_maker(
         self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None
     ) -> MvRelaxMaker:
         return MvRelaxMaker(
             name="relax" if relax_cell else "relax (fixed cell)",
-            force_field_name=resolve_model_name(self.model),
-            calculator_kwargs=dict(self.model_kwargs),
+            **self._model(),
             relax_cell=relax_cell,
             steps=steps or self.relax_steps,
             relax_kwargs={"fmax": fmax or self.relax_fmax},
@@ -153,8 +157,7 @@ class ForceFieldCalculator:
 
     def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE") -> MvNebMaker:
         return MvNebMaker(
-            force_field_name=resolve_model_name(self.model),
-            calculator_kwargs=dict(self.model_kwargs),
+            **self._model(),
             neb_kwargs=neb_kwargs(climb=climb),
             steps=steps,
             relax_kwargs={"fmax": fmax},

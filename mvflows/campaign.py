@@ -76,8 +76,14 @@ class CalculatorSettings(_Strict):
         description="VASP settings file for kind vasp/fake-vasp; default: the packaged study settings "
         "(documented copy: configs/vasp.yaml)",
     )
-    model: str = Field("SevenNet", description="atomate2 force-field name (MLFF), e.g. SevenNet, CHGNet")
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    model: str = Field(
+        "SevenNet",
+        description="an offline model's short name (7net-0, 7net-l3i5, chgnet-0.3.0, ...; docs/models.md) "
+        "or an atomate2 force-field name (MLFF: SevenNet, CHGNet, ...)",
+    )
+    model_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="keywords of the model's ASE calculator (override a short name's)"
+    )
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
 
     @field_validator("model")
@@ -85,7 +91,16 @@ class CalculatorSettings(_Strict):
     def _known_model(cls, value: str) -> str:
         from mvflows.models import resolve_model_name
 
-        return resolve_model_name(value)
+        resolve_model_name(value)  # known, or the error names the models that are
+        return value
+
+    @model_validator(mode="after")
+    def _canonical_model(self) -> CalculatorSettings:
+        """One spelling per model (SevenNet = 7net-0), so every spelling shares content keys."""
+        from mvflows.models import resolve_model
+
+        self.model, self.model_kwargs = resolve_model(self.model, self.model_kwargs)
+        return self
 
 
 class ScreenSettings(_Strict):

@@ -10,13 +10,61 @@ from __future__ import annotations
 import ast
 import functools
 import json
+from dataclasses import dataclass
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
-# Models whose weights ship inside their Python package and so load offline.
-OFFLINE_MODELS = ("SevenNet", "CHGNet")
-DEFAULT_MODEL = "SevenNet"
+
+# The checkpoints whose weights ship inside their Python package and so load offline, by
+# short name: what a campaign's ``calculator.model`` (or ``--model``) may say. Each is an
+# atomate2 force field (an ``MLFF`` value) plus the calculator keywords that pick the
+# checkpoint; a package's default checkpoint has none, so ``SevenNet`` and ``7net-0`` are one
+# model with one content key. How each one fares, and why the default is the default:
+# docs/models.md (measured by benchmarks/model.py).
+@dataclass(frozen=True)
+class OfflineModel:
+    name: str
+    mlff: str
+    kwargs: tuple[tuple[str, str], ...]
+    about: str
+
+    def calculator_kwargs(self) -> dict[str, str]:
+        return dict(self.kwargs)
+
+
+MODEL_CATALOG: dict[str, OfflineModel] = {
+    m.name: m
+    for m in (
+        OfflineModel("7net-0", "SevenNet", (), "SevenNet-0 (11 Jul 2024), MPtrj, PBE(+U)"),
+        OfflineModel(
+            "7net-0-22may2024",
+            "SevenNet",
+            (("model", "7net-0_22may2024"),),
+            "SevenNet-0 (22 May 2024), MPtrj",
+        ),
+        OfflineModel("7net-l3i5", "SevenNet", (("model", "7net-l3i5"),), "SevenNet l3i5 (lmax 3), MPtrj"),
+        OfflineModel(
+            "7net-mf-0-pbe",
+            "SevenNet",
+            (("model", "7net-mf-0"), ("modal", "PBE")),
+            "SevenNet-MF-0, PBE head (MPtrj + MP r2SCAN, multi-fidelity)",
+        ),
+        OfflineModel(
+            "7net-mf-0-r2scan",
+            "SevenNet",
+            (("model", "7net-mf-0"), ("modal", "R2SCAN")),
+            "SevenNet-MF-0, r2SCAN head",
+        ),
+        OfflineModel("chgnet-0.3.0", "CHGNet", (), "CHGNet 0.3.0, MPtrj"),
+        OfflineModel("chgnet-0.2.0", "CHGNet", (("model", "0.2.0"),), "CHGNet 0.2.0, MPtrj (older)"),
+        OfflineModel(
+            "chgnet-r2scan", "CHGNet", (("model", "r2scan"),), "CHGNet r2SCAN (transfer-learned on MP r2SCAN)"
+        ),
+    )
+}
+OFFLINE_MODELS = tuple(MODEL_CATALOG)
+DEFAULT_MODEL = "SevenNet"  # = 7net-0
 
 # model -> (distribution that ships it, calculator keyword naming the checkpoint, default checkpoint)
 _CHECKPOINTS: dict[str, tuple[str, str, str]] = {
@@ -44,6 +92,9 @@ def _mlff():
 
 def resolve_model_name(name: str) -> str:
     """Canonical atomate2 force-field name (an ``MLFF`` value) for a user's spelling."""
+    catalogued = MODEL_CATALOG.get(str(name).lower())
+    if catalogued is not None:
+        return catalogued.mlff
     mlff = _mlff()
     wanted = str(name).removeprefix("MLFF.").lower().replace("_", "-")
     for member in mlff:
@@ -52,7 +103,36 @@ def resolve_model_name(name: str) -> str:
         if wanted in (member.value.lower(), member.name.lower().replace("_", "-")):
             return member.value
     known = ", ".join(m.value for m in mlff if m is not mlff.Forcefield)
-    raise ValueError(f"unknown force field {name!r}; atomate2 knows: {known}")
+    raise ValueError(
+        f"unknown force field {name!r}; offline models: {', '.join(OFFLINE_MODELS)}; atomate2 knows: {known}"
+    )
+
+
+def resolve_model(name: str, model_kwargs: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(atomate2 force field, calculator keywords) of a model name and the user's keywords.
+
+    A catalogue name (``7net-l3i5``) brings its checkpoint keywords, which the user's own
+    keywords override; keywords equal to atomate2's defaults are dropped, so every spelling
+    of one model (``SevenNet``, ``7net-0``, ``model_kwargs: {model: 7net-0}``) is one
+    content key.
+    """
+    catalogued = MODEL_CATALOG.get(str(name).lower())
+    mlff = resolve_model_name(name)
+    kwargs = {**(catalogued.calculator_kwargs() if catalogued else {}), **(model_kwargs or {})}
+    defaults = default_kwargs(mlff)
+    return mlff, {k: v for k, v in kwargs.items() if not (k in defaults and defaults[k] == v)}
+
+
+def model_label(name: str, model_kwargs: dict[str, Any] | None = None) -> str:
+    """The short name results carry: the package's for its default checkpoint (``SevenNet``),
+    the catalogue's for another (``7net-l3i5``), else the force field and its keywords."""
+    mlff, kwargs = resolve_model(name, model_kwargs)
+    if not kwargs:
+        return mlff
+    for entry in MODEL_CATALOG.values():
+        if entry.mlff == mlff and entry.calculator_kwargs() == kwargs:
+            return entry.name
+    return f"{mlff}({', '.join(f'{k}={v}' for k, v in sorted(kwargs.items()))})"
 
 
 def default_kwargs(name: str) -> dict[str, Any]:
@@ -121,19 +201,27 @@ def model_identity(name: str, calculator_kwargs: dict[str, Any] | None = None) -
     distribution, keyword, default = _CHECKPOINTS.get(meta, (meta.lower(), "model", "default"))
     kwargs = {**default_kwargs(meta), **(calculator_kwargs or {})} if meta != "Forcefield" else {}
     checkpoint = kwargs.get(keyword, default)
-    return {
+    identity = {
         "model": meta,
         "package": distribution,
         "version": _version(distribution),
         "checkpoint": str(checkpoint),
     }
+    if kwargs.get("modal") is not None:  # a multi-fidelity checkpoint's head
+        identity["head"] = str(kwargs["modal"])
+    return identity
 
 
 @functools.lru_cache(maxsize=4)
 def _cached(meta: str, kwargs_json: str) -> Any:
     from atomate2.forcefields.utils import ase_calculator
 
-    return ase_calculator(_mlff()(meta), **json.loads(kwargs_json))
+    from mvflows.atomate2_fixes import load_chgnet_checkpoint
+
+    kwargs = json.loads(kwargs_json)
+    if meta == "CHGNet":
+        kwargs = load_chgnet_checkpoint(kwargs)
+    return ase_calculator(_mlff()(meta), **kwargs)
 
 
 def cached_calculator(calculator_meta: Any, **kwargs: Any) -> Any:
@@ -148,8 +236,8 @@ def cached_calculator(calculator_meta: Any, **kwargs: Any) -> Any:
 
 def load_model_or_fail(model: str, model_kwargs: dict | None = None) -> None:
     """Load a model now, so a run fails before any compute when it cannot be loaded."""
-    name = resolve_model_name(model)
-    kwargs = {**default_kwargs(name), **(model_kwargs or {})}
+    name, kwargs = resolve_model(model, model_kwargs)
+    kwargs = {**default_kwargs(name), **kwargs}
     try:
         cached_calculator(name, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any loader error means the same to the user

@@ -210,13 +210,15 @@ def run_campaign(
     from mvflows.execution.progress import reporter
     from mvflows.flows import CampaignMaker, result_job_uuids
     from mvflows.jobs.results import republish
+    from mvflows.models import model_label
 
     flow = CampaignMaker().make(camp)
     ids = result_job_uuids(flow)
     pairs = camp.pair_list()
     counted = f"{len(pairs)} pairs" + (f", {len(camp.paths)} paths" if camp.paths else "")
+    model = model_label(camp.calculator.model, camp.calculator.model_kwargs)
     err.print(
-        f"mvflows: campaign [bold]{camp.name}[/bold]: {counted}, model {camp.calculator.model}, "
+        f"mvflows: campaign [bold]{camp.name}[/bold]: {counted}, model {model}, "
         f"store {uri}, {slots} job{'s' if slots > 1 else ''} at once",
         highlight=False,
     )
