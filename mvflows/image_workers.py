@@ -45,9 +45,9 @@ _WORKER_CALC: Any = None
 
 
 def _load_calculator(meta: str, kwargs: dict) -> Any:
-    from atomate2.forcefields.utils import MLFF, ase_calculator
+    from mvflows.models import load_calculator
 
-    return ase_calculator(MLFF(meta), **kwargs)
+    return load_calculator(meta, kwargs)
 
 
 def exit_with_parent() -> None:

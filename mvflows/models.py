@@ -212,16 +212,20 @@ def model_identity(name: str, calculator_kwargs: dict[str, Any] | None = None) -
     return identity
 
 
-@functools.lru_cache(maxsize=4)
-def _cached(meta: str, kwargs_json: str) -> Any:
+def load_calculator(meta: str, kwargs: dict[str, Any]) -> Any:
+    """A new ASE calculator of an atomate2 force field (every process that computes loads through here)."""
     from atomate2.forcefields.utils import ase_calculator
 
     from mvflows.atomate2_fixes import load_chgnet_checkpoint
 
-    kwargs = json.loads(kwargs_json)
     if meta == "CHGNet":
         kwargs = load_chgnet_checkpoint(kwargs)
     return ase_calculator(_mlff()(meta), **kwargs)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(meta: str, kwargs_json: str) -> Any:
+    return load_calculator(meta, json.loads(kwargs_json))
 
 
 def cached_calculator(calculator_meta: Any, **kwargs: Any) -> Any:
