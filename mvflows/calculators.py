@@ -16,17 +16,34 @@ from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
 
 from mvflows.atomate2_fixes import LEAN_IONIC_STEP_DATA, neb_kwargs, tag_neb_convergence
 from mvflows.keys import KeyedMaker
-from mvflows.models import DEFAULT_MODEL, cached_calculator, model_identity, model_label, resolve_model
+from mvflows.models import (
+    DEFAULT_MODEL,
+    DEVICE_KEYWORDS,
+    cached_calculator,
+    device_kwargs,
+    model_identity,
+    model_label,
+    resolve_model,
+)
 
 
 class _ForceFieldMaker(KeyedMaker):
-    """Shared by the force-field makers: the cached model, and the model's identity in the key."""
+    """Shared by the force-field makers: the cached model, and the model's identity in the key.
+
+    The device keyword (cpu, cuda) stays out of the key: a job computed on a GPU is the same
+    job as on a CPU, so either finds the other's output.
+    """
+
+    UNKEYED: ClassVar[tuple[str, ...]] = ("calculator_kwargs",)
 
     def _get_calculator(self):  # type: ignore[no-untyped-def]
         return cached_calculator(self.calculator_meta, **self.calculator_kwargs)
 
     def key_extra(self) -> dict[str, Any]:
-        return {"model": model_identity(self.force_field_name, self.calculator_kwargs)}
+        name = str(getattr(self.force_field_name, "value", self.force_field_name)).removeprefix("MLFF.")
+        device = DEVICE_KEYWORDS.get(name)
+        kwargs = {k: v for k, v in self.calculator_kwargs.items() if k != device}
+        return {"calculator_kwargs": kwargs, "model": model_identity(self.force_field_name, kwargs)}
 
 
 @dataclass
@@ -128,6 +145,7 @@ class ForceFieldCalculator:
     model_kwargs: dict = field(default_factory=dict)
     relax_fmax: float = 0.05
     relax_steps: int = 500
+    device: str = "auto"
     neb_needs_endpoint_energies: bool = False
 
     @property
@@ -137,7 +155,7 @@ class ForceFieldCalculator:
     def _model(self) -> dict[str, Any]:
         """The makers' force field and keywords: a catalogue name (``7net-l3i5``) resolved."""
         name, kwargs = resolve_model(self.model, self.model_kwargs)
-        return {"force_field_name": name, "calculator_kwargs": kwargs}
+        return {"force_field_name": name, "calculator_kwargs": {**kwargs, **device_kwargs(name, self.device)}}
 
     def relax_maker(
         self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None
@@ -171,6 +189,7 @@ def _forcefield(settings: Any) -> ForceFieldCalculator:
         model_kwargs=dict(settings.model_kwargs),
         relax_fmax=settings.relax.fmax,
         relax_steps=settings.relax.steps,
+        device=settings.device,
     )
 
 

@@ -85,6 +85,11 @@ class CalculatorSettings(_Strict):
         default_factory=dict, description="keywords of the model's ASE calculator (override a short name's)"
     )
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="where the force field runs: auto (CUDA when torch sees a GPU, else CPU), cpu or cuda; "
+        "results do not depend on it, so it changes no key",
+    )
 
     @field_validator("model")
     @classmethod
@@ -434,6 +439,7 @@ class Campaign(_Strict):
         if path:
             with contextlib.suppress(ValueError):  # reported where the file is read
                 data["calculator"]["vasp_config"] = load_vasp_settings(path).model_dump(mode="json")
+        data["calculator"].pop("device", None)  # where it ran, not what it computed
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -84,6 +84,23 @@ _CALCULATOR_CLASSES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# model -> the calculator keyword that picks the device (cpu, cuda); absent means the
+# package's own choice, which is CUDA wherever torch sees a GPU
+DEVICE_KEYWORDS: dict[str, str] = {"SevenNet": "device", "CHGNet": "use_device", "MatterSim": "device"}
+for _mace in ("MACE", "MACE-MP-0", "MACE_MP_0"):
+    DEVICE_KEYWORDS[_mace] = "device"
+
+
+def device_kwargs(mlff: str, device: str) -> dict[str, str]:
+    """Calculator keywords that put a model on ``device`` (``auto``: none, the package decides)."""
+    if device == "auto":
+        return {}
+    keyword = DEVICE_KEYWORDS.get(mlff)
+    if keyword is None:
+        raise ValueError(f"mvflows does not know how to put {mlff} on {device!r}; use device: auto")
+    return {keyword: device}
+
+
 def _mlff():
     from atomate2.forcefields.utils import MLFF
 

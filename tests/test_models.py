@@ -66,3 +66,39 @@ def test_every_catalogued_checkpoint_loads_offline_and_differs(name):
         ref = atoms.copy()
         ref.calc = cached_calculator(mlff, **{**default_kwargs(mlff), **default.calculator_kwargs()})
         assert abs(energy - ref.get_potential_energy()) > 1e-3  # another checkpoint, other energies
+
+
+def test_the_device_reaches_the_calculator_but_not_the_keys(tmp_path):
+    """calculator.device puts the model on a GPU (or the CPU) without making its jobs new ones."""
+    from mvflows.campaign import load_campaign
+    from mvflows.flows import CampaignMaker
+
+    text = "name: c\npairs: [{host: Cr2S4, intercalant: Mg}]\ncalculator: {model: %s, device: %s}\n"
+    flows = {}
+    for model, device in [
+        ("7net-0", "auto"),
+        ("7net-0", "cuda"),
+        ("chgnet-0.3.0", "auto"),
+        ("chgnet-0.3.0", "cpu"),
+    ]:
+        path = tmp_path / f"{model}-{device}.yaml"
+        path.write_text(text % (model, device))
+        camp = load_campaign(path)
+        flows[model, device] = (camp.settings_digest(), CampaignMaker().make(camp))
+    uuids = {k: sorted(j.uuid for j, _ in f.iterflow()) for k, (_, f) in flows.items()}
+    assert uuids["7net-0", "auto"] == uuids["7net-0", "cuda"]
+    assert uuids["chgnet-0.3.0", "auto"] == uuids["chgnet-0.3.0", "cpu"]
+    assert uuids["7net-0", "auto"] != uuids["chgnet-0.3.0", "auto"]
+    assert flows["7net-0", "auto"][0] == flows["7net-0", "cuda"][0]
+    makers = [
+        j.function.__self__
+        for j, _ in flows["7net-0", "cuda"][1].iterflow()
+        if hasattr(getattr(j.function, "__self__", None), "calculator_kwargs")
+    ]
+    assert makers and all(m.calculator_kwargs.get("device") == "cuda" for m in makers)
+    cpu = [
+        j.function.__self__
+        for j, _ in flows["chgnet-0.3.0", "cpu"][1].iterflow()
+        if hasattr(getattr(j.function, "__self__", None), "calculator_kwargs")
+    ]
+    assert cpu and all(m.calculator_kwargs.get("use_device") == "cpu" for m in cpu)
