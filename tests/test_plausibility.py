@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from emmet.core.neb import NebResult
 from pymatgen.core import Lattice, Structure
+from rich.console import Console
 
 from mvflows import plausibility
 from mvflows.campaign import Campaign
@@ -14,6 +15,8 @@ from mvflows.jobs.hop_neb import intermediate_structure, summarise_neb
 from mvflows.jobs.hops import collect_limits
 from mvflows.keys import canonical
 from mvflows.neb_path import spinel_hop
+from mvflows.report import build_report
+from mvflows.reporting import notes, table, to_csv
 from mvflows.schemas import NebSummary, PairResult
 from mvflows.structures import charged_spinel
 
@@ -199,3 +202,30 @@ def test_a_warm_start_relaxes_the_site_from_the_bands_middle_image():
     assert site.cart_coords[0] == pytest.approx(band[2].cart_coords[0])
     assert site.cart_coords[-1] == pytest.approx(hop.via)
     assert dataclasses.is_dataclass(hop) and hop.intermediate == "oct"
+
+
+def _flagged_doc():
+    check = plausibility.check_maximum(SINGLE, None, "oct", 0.125)
+    return PairResult(
+        campaign="c", host="Cr2S4", intercalant="Mg", formula_discharged="MgCr2S4",
+        calculator="forcefield:SevenNet", state="successful", barrier_ev=2.0, plausibility=[check],
+        flag_reasons=plausibility.flag_reasons([check]),
+    ).model_dump(mode="json")  # fmt: skip
+
+
+def test_results_show_the_flag_and_why(tmp_path):
+    doc = _flagged_doc()
+    quiet = {**doc, "host": "Ti2S4", "flagged": False, "flag_reasons": [], "plausibility": []}
+    console = Console(width=250, record=True)
+    console.print(table([doc, quiet]))
+    text = console.export_text()
+    assert "flag" in text and "flagged" in text.split("Ti2S4")[0]
+    (line,) = notes([doc, quiet])
+    assert line.startswith("Mg in Cr2S4 (c): flagged: maximum_position: the band's highest image")
+    csv = to_csv([doc, quiet]).splitlines()
+    assert "flagged" in csv[0].split(",") and "flag_reasons" in csv[0].split(",")
+    assert ",True," in csv[1] and "maximum_position" in csv[1] and ",False," in csv[2]
+    index = build_report([doc], tmp_path / "r", source="synthetic")
+    page = next((tmp_path / "r" / "pairs").glob("*.html")).read_text(encoding="utf-8")
+    assert "Plausibility checks" in page and "maximum_position" in page and "flagged" in page
+    assert ">flagged<" in index.read_text(encoding="utf-8")
