@@ -178,8 +178,8 @@ class NebSettings(_Strict):
     )
     relax_intermediate: bool = Field(
         True,
-        description="spinel hops: also relax the ion on the intermediate void (a fixed-cell relax per band) "
-        "for the intermediate-site check",
+        description="spinel hops: also relax the supercell with the ion held on the intermediate void "
+        "(a fixed-cell relax per band) for the intermediate-site check",
     )
     intermediate_tolerance_ev: float = Field(
         TOLERANCE_EV,

@@ -7,10 +7,11 @@ model flags its own doubtful barriers. They apply to hops that pass an *intermed
 the spinel hops tet -> oct -> tet and oct -> tet -> oct:
 
 ``intermediate_site``
-    The ion is also relaxed on the intermediate void, in the same fixed supercell with the
-    endpoint relax settings (:class:`mvflows.jobs.hop_neb.HopNebMaker`). The band's image on
-    that void is the same configuration, relaxed only across the path, so it should come out
-    at that energy; an image more than ``tolerance_ev`` above it means the band did not relax
+    The ion is held on the intermediate void and every other atom relaxed, in the same
+    fixed supercell with the endpoint relax settings
+    (:func:`mvflows.jobs.hop_neb.intermediate_structure`). The band's image on that void is
+    the same configuration, relaxed by the NEB instead, so it should come out at that
+    energy; an image more than ``tolerance_ev`` above it means the band did not relax
     through the void, and its maximum (the barrier) is doubtful.
 ``maximum_position``
     The bottlenecks of a spinel hop are the triangular anion faces shared by the tetrahedron
@@ -89,7 +90,7 @@ def check_intermediate(
             f"the ion on the intermediate {site} site is not relaxed (neb.relax_intermediate: false)"
         )
     if site_energy is None or site_structure is None:
-        return unchecked(f"the relax of the ion on the intermediate {site} site did not complete")
+        return unchecked(f"the relax with the ion on the intermediate {site} site did not complete")
     if not images or len(images) != len(energies):
         return unchecked("the band's images are not stored")
     lattice = images[0].lattice
@@ -104,8 +105,8 @@ def check_intermediate(
     shift = float(_min_image_norms(lattice, site_structure.cart_coords[ion] - target))
     if shift > LEFT_SITE_A:
         return unchecked(
-            f"the ion left the intermediate {site} site in its relax (moved {shift:.2f} Å): the site is no "
-            "minimum of this model, so there is no relaxed energy to compare the band with",
+            f"the ion left the intermediate {site} site in its relax (moved {shift:.2f} Å; it is held "
+            "there unless the relax ignores selective dynamics): there is no relaxed site to compare with",
             site_shift_a=shift,
         )
     middle = float(energies[k] - energies[0])
@@ -121,7 +122,7 @@ def check_intermediate(
     }
     where = f"{abs(excess):.3f} eV {'above' if excess >= 0 else 'below'}"
     said = (
-        f"the band's image on the intermediate {site} site (image {k}) lies {where} the ion relaxed there "
+        f"the band's image on the intermediate {site} site (image {k}) lies {where} the relaxed site "
         f"({middle:.3f} against {relaxed_site:.3f} eV above the start; tolerance {tolerance_ev:g} eV)"
     )
     if excess > tolerance_ev:

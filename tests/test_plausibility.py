@@ -174,6 +174,9 @@ def test_the_intermediate_site_is_relaxed_by_the_endpoint_relax_maker():
     assert canonical(site.function.__self__) == canonical(neb.endpoint_relax_maker)
     structure = site.function_args[0]
     assert structure.cart_coords[-1] == pytest.approx(spinel_hop(charged_spinel("Cr"), "Mg", "tet").via)
+    # the ion is held on the void, everything else relaxes
+    flags = structure.site_properties["selective_dynamics"]
+    assert flags[-1] == [False] * 3 and all(f == [True] * 3 for f in flags[:-1])
     summary = jobs["NEB summary"]
     assert summary.function_kwargs["site_energy"].uuid == site.uuid
     assert summary.function_kwargs["intermediate"] == "oct"
@@ -229,3 +232,20 @@ def test_results_show_the_flag_and_why(tmp_path):
     page = next((tmp_path / "r" / "pairs").glob("*.html")).read_text(encoding="utf-8")
     assert "Plausibility checks" in page and "maximum_position" in page and "flagged" in page
     assert ">flagged<" in index.read_text(encoding="utf-8")
+
+
+def test_host_hops_keep_each_hops_checks_and_name_the_hop_in_its_flags(monkeypatch):
+    import mvflows.jobs.hops as hops
+
+    monkeypatch.setattr(hops, "percolating_barrier", lambda *a, **k: 0.5)
+    direct = summarise_neb.original(
+        _neb([0.0, 0.5, 0.0], _band(3)), -600.0, -600.0, "along-chain", 4.3, 0.02, "u"
+    )
+    doubted = direct.model_copy(update={"flag_reasons": ["maximum_position: at 50 %"]})
+    out = hops.collect_hops.original(
+        [direct, doubted], ["along-chain", "between-S2"], [0, 1], [4.3, 2.8], None, "Mg", [0, 0, 0], 6.5
+    )
+    assert [h.plausibility for h in out.hops] == [direct.plausibility, doubted.plausibility]
+    assert out.plausibility == direct.plausibility and out.flag_reasons == [
+        "between-S2 hop: maximum_position: at 50 %"
+    ]

@@ -91,7 +91,7 @@ def summarise_neb(
 ) -> NebSummary:
     """Barrier, profile and sanity checks of one NEB; a failed NEB becomes reasons, not an error.
 
-    With an ``intermediate`` site (its Cartesian position ``via``; the ion relaxed there:
+    With an ``intermediate`` site (its Cartesian position ``via``; relaxed with the ion held there:
     ``site_energy``, ``site_structure``) the band gets the plausibility checks of
     :mod:`mvflows.plausibility`; without one both are recorded as not applicable.
     """
@@ -182,14 +182,20 @@ def _checks(
 
 
 def intermediate_structure(hop: Hop, band: list[Structure] | None = None) -> Structure:
-    """The ion (the last site) on the hop's intermediate void ``via``, in the start's framework.
+    """The ion (the last site) held on the hop's intermediate void ``via``, in the start's framework.
 
-    With a warm-start ``band`` of an odd number of images the framework is its middle image's
-    (relaxed around the ion near the void), else the unrelaxed start's.
+    The ion is fixed there (``selective_dynamics``: ASE's FixAtoms for a force field, the
+    POSCAR's flags for VASP) and every other atom relaxes: the configuration of the band's
+    image on the void, relaxed all the way. Left free, the ion can leave a shallow void in
+    the relax (SevenNet-0, Mg in Cr2S4, fmax 0.02: it slid 2.0 Å into a tetrahedron after 200
+    BFGS steps) and there is then nothing to compare the band with. With a warm-start
+    ``band`` of an odd number of images the framework is its middle image's, else the
+    unrelaxed start's.
     """
     base = band[len(band) // 2] if band and len(band) % 2 == 1 else hop.start
     site = base.copy()
     site.replace(len(site) - 1, site[-1].species, hop.via, coords_are_cartesian=True)
+    site.add_site_property("selective_dynamics", [[True] * 3] * (len(site) - 1) + [[False] * 3])
     return site
 
 
@@ -201,8 +207,9 @@ class HopNebMaker(KeyedMaker):
     relax only the start and take the end as its symmetry image; the summary checks the
     band's end energy against the start.
 
-    A hop through an intermediate site (``hop.intermediate``, the spinels') also relaxes the
-    ion on that site with the endpoint relax maker (``relax_intermediate``), and the summary
+    A hop through an intermediate site (``hop.intermediate``, the spinels') is also relaxed
+    with the ion held on that site, by the endpoint relax maker (``relax_intermediate``,
+    :func:`intermediate_structure`), and the summary
     checks the band against it and the position of its maximum against the faces
     (:mod:`mvflows.plausibility`, tolerance ``intermediate_tolerance_ev``, window
     ``maximum_window``).
