@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pymatgen.core import Element
 
+from mvflows.plausibility import TOLERANCE_EV, WINDOW
 from mvflows.refine import RefineSettings
 from mvflows.structures.metals import METAL_REFERENCES
 from mvflows.structures.spinel import check_spinel, spinel_name, spinel_parts
@@ -194,6 +195,24 @@ class NebSettings(_Strict):
     )
     symmetric_tolerance_ev: float = Field(
         0.02, gt=0, description="endpoints of a symmetric hop must agree to this (eV)"
+    )
+    relax_intermediate: bool = Field(
+        True,
+        description="spinel hops: also relax the supercell with the ion held on the intermediate void "
+        "(a fixed-cell relax per band) for the intermediate-site check",
+    )
+    intermediate_tolerance_ev: float = Field(
+        TOLERANCE_EV,
+        gt=0,
+        description="flag a band whose image on the intermediate void lies more than this above the ion "
+        "relaxed there (eV)",
+    )
+    maximum_window: float = Field(
+        WINDOW,
+        gt=0,
+        le=0.25,
+        description="flag a band whose highest image lies farther than this (fraction of the path) from the "
+        "faces at 25 % and 75 %",
     )
     limits: list[Literal["dilute", "vacancy"]] = Field(
         default_factory=lambda: ["dilute"],

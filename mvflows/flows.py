@@ -205,6 +205,9 @@ def _hop_neb(campaign: Campaign, calc: Calculator, mirror_end: bool) -> HopNebMa
         idpp=n.idpp,
         symmetric_tolerance_ev=n.symmetric_tolerance_ev,
         mirror_end=mirror_end,
+        intermediate_tolerance_ev=n.intermediate_tolerance_ev,
+        maximum_window=n.maximum_window,
+        relax_intermediate=n.relax_intermediate,
     )
 
 

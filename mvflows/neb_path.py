@@ -30,6 +30,9 @@ class Hop:
     via: list[float]  # Cartesian position of the void passed on the way (Å)
     kind: str  # e.g. "tet-oct-tet"
     length: float  # path length through the void (Å)
+    # the site type of the void at ``via`` when the path passes a site on the way (spinels: "oct" on
+    # tet -> oct -> tet); None when ``via`` is only a point of the path (a direct hop, given endpoints)
+    intermediate: str | None = None
 
 
 def _supercell_sites(prim_frac: np.ndarray, supercell: tuple[int, int, int]) -> np.ndarray:
@@ -105,6 +108,7 @@ def spinel_hop(
         via=[float(v) for v in via],
         kind=f"{stable_site}-{other}-{stable_site}",
         length=float(sum(legs)),
+        intermediate=other,
     )
 
 
@@ -163,6 +167,7 @@ def spinel_vacancy_hop(
         via=[float(v) for v in via],
         kind=f"{stable_site}-{other}-{stable_site} (vacancy)",
         length=float(length),
+        intermediate=other,
     )
 
 
@@ -263,17 +268,28 @@ def mirrored_endpoint(relaxed_start: Structure, hop: Hop) -> Structure | None:
     )
 
 
-def ion_path_a(images: list[Structure]) -> list[float]:
-    """Distance (Å) the migrating ion has moved at each image along the band.
-
-    The migrating ion is the site that moves most over the whole band; its distance is the
-    sum of its minimum-image steps between consecutive images, so a curved path (through
-    an octahedral site) counts its full length, not the straight start-end line.
-    """
+def _steps(images: list[Structure]) -> np.ndarray:
+    """Minimum-image step length (Å) of every atom between consecutive images: (images - 1, atoms)."""
     frac = np.array([s.frac_coords for s in images])
     step = frac[1:] - frac[:-1]
     step -= np.round(step)
     cart = np.einsum("isk,kl->isl", step, images[0].lattice.matrix)  # an NEB keeps the lattice
-    dist = np.linalg.norm(cart, axis=2)
+    return np.linalg.norm(cart, axis=2)
+
+
+def migrating_site(images: list[Structure]) -> int:
+    """Index of the migrating ion: the site that moves most over the whole band."""
+    return int(np.argmax(_steps(images).sum(axis=0)))
+
+
+def ion_path_a(images: list[Structure]) -> list[float]:
+    """Distance (Å) the migrating ion has moved at each image along the band.
+
+    The migrating ion is the site that moves most over the whole band
+    (:func:`migrating_site`); its distance is the sum of its minimum-image steps between
+    consecutive images, so a curved path (through an octahedral site) counts its full
+    length, not the straight start-end line.
+    """
+    dist = _steps(images)
     site = int(np.argmax(dist.sum(axis=0)))
     return [0.0, *np.cumsum(dist[:, site]).tolist()]

@@ -20,6 +20,7 @@ COLUMNS = [
     ("specific_energy_wh_kg", "E (Wh/kg)", "{:.0f}"),
     ("barrier_ev", "barrier (eV)", "{:.3f}"),
     ("state", "state", "{}"),
+    ("flagged", "flag", "{}"),
     ("calculator", "calculator", "{}"),
 ]
 # with every stored version shown (--all): which settings made it, and when
@@ -32,6 +33,8 @@ VERSION_COLUMNS = [
 def cell(doc: dict, key: str, fmt: str) -> str:
     """The text of one table cell: formatted value, "-" when missing, "skipped" for a skipped NEB."""
     value = doc.get(key)
+    if key == "flagged":  # a plausibility check (or a committee) doubts the number; see notes()
+        return "flagged" if value else "-"
     if key == "calculator" and (doc.get("fake_vasp") or str(value).startswith("fake-vasp")):
         return f"{value} (FAKE: not DFT)"
     if value is None:
@@ -53,7 +56,7 @@ def table(docs: list[dict], title: str = "mvflows results", versions: bool = Fal
 
 
 def notes(docs: list[dict]) -> list[str]:
-    """One line per skipped NEB or failure, so a table reader knows why."""
+    """One line per skipped NEB, failure or flag, so a table reader knows why."""
     lines = []
     for doc in docs:
         tag = f"{doc.get('intercalant')} in {doc.get('host')} ({doc.get('campaign')})"
@@ -61,18 +64,27 @@ def notes(docs: list[dict]) -> list[str]:
             lines.append(f"{tag}: NEB skipped: {doc['neb_skipped_reason']}")
         for reason in doc.get("failure_reasons") or []:
             lines.append(f"{tag}: {doc.get('state')}: {reason}")
+        for reason in doc.get("flag_reasons") or []:
+            lines.append(f"{tag}: flagged: {reason}")
     return lines
 
 
 def to_csv(docs: list[dict], versions: bool = False) -> str:
     buf = io.StringIO()
-    keys = [k for k, _h, _f in COLUMNS] + ["fake_vasp", "neb_skipped_reason", "failure_reasons"]
+    keys = [k for k, _h, _f in COLUMNS] + [
+        "fake_vasp",
+        "neb_skipped_reason",
+        "failure_reasons",
+        "flag_reasons",
+    ]
     keys += ["result_id", *(k for k, _h, _f in VERSION_COLUMNS)] if versions else []
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
     for doc in docs:
         row = dict(doc)
         row["failure_reasons"] = "; ".join(doc.get("failure_reasons") or [])
+        row["flag_reasons"] = "; ".join(doc.get("flag_reasons") or [])
+        row["flagged"] = bool(doc.get("flagged"))
         writer.writerow(row)
     return buf.getvalue()
 

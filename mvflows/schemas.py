@@ -65,6 +65,27 @@ class VoltageDocument(BaseModel):
     profile: list[VoltageStep] = Field(default_factory=list, description="voltage of every discharge step")
 
 
+CheckStatus = Literal["passed", "flagged", "not_applicable", "unchecked"]
+
+
+class PlausibilityCheck(BaseModel):
+    """One plausibility check of an NEB band (:mod:`mvflows.plausibility`): what it found, and why.
+
+    ``flagged``: the band fails the check, its barrier is doubtful (the band is still kept and
+    the pair's state is unchanged); ``not_applicable``: the check has no meaning for this hop
+    (no intermediate site); ``unchecked``: it applies but could not be made (the reason says why).
+    """
+
+    check: str = Field(description="intermediate_site or maximum_position")
+    status: CheckStatus
+    reason: str = Field(description="one sentence, with the numbers")
+    values: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="the numbers the check compared (energies in eV, relative to the "
+        "band's first image; positions as fractions of the ion's path)",
+    )
+
+
 class NebSummary(BaseModel):
     """Migration barrier of one ion in the dilute limit, or why none was computed."""
 
@@ -89,6 +110,13 @@ class NebSummary(BaseModel):
     skipped_reason: str | None = None
     failure_reasons: list[str] = Field(default_factory=list)
     neb_job_uuid: str | None = None
+    plausibility: list[PlausibilityCheck] = Field(
+        default_factory=list,
+        description="the band's plausibility checks (the first limit's, the chosen hop's)",
+    )
+    flag_reasons: list[str] = Field(
+        default_factory=list, description="every flagged check of every band computed (limits, hops)"
+    )
     hops: list[HopBarrier] | None = Field(
         None, description="every distinct hop of a host (non-spinel campaigns)"
     )
@@ -113,6 +141,7 @@ class HopBarrier(BaseModel):
     path_distance_a: list[float] | None = None
     converged: bool | None = None
     failure_reasons: list[str] = Field(default_factory=list)
+    plausibility: list[PlausibilityCheck] = Field(default_factory=list)
 
 
 class LimitResult(BaseModel):
@@ -126,6 +155,7 @@ class LimitResult(BaseModel):
     hop_length_a: float | None = None
     converged: bool | None = None
     failure_reasons: list[str] = Field(default_factory=list)
+    plausibility: list[PlausibilityCheck] = Field(default_factory=list)
     hops: list[HopBarrier] | None = None
     percolating_barrier_ev: float | None = None
 
@@ -222,6 +252,15 @@ class PairResult(BaseModel):
     headline_level: str | None = Field(None, description="the level the top-level fields are (DFT if any)")
     state: PairState
     failure_reasons: list[str] = Field(default_factory=list)
+    plausibility: list[PlausibilityCheck] = Field(
+        default_factory=list, description="plausibility checks of the band barrier_ev comes from"
+    )
+    flagged: bool = Field(
+        False,
+        description="a check doubts this result (see flag_reasons); the state is unchanged: a flagged "
+        "result is computed, its number is in question",
+    )
+    flag_reasons: list[str] = Field(default_factory=list, description="why it is flagged, one line each")
     job_uuids: dict[str, str | None] = Field(default_factory=dict, description="provenance: step -> job uuid")
     completed_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -229,4 +268,10 @@ class PairResult(BaseModel):
     def _mark_fake_vasp(self) -> PairResult:
         if self.calculator.startswith("fake-vasp"):
             self.fake_vasp = True  # whatever the caller said: never stored as a real VASP result
+        return self
+
+    @model_validator(mode="after")
+    def _flagged_by_its_reasons(self) -> PairResult:
+        if self.flag_reasons:
+            self.flagged = True  # a reason is a flag, whoever wrote it (plausibility checks, a committee)
         return self

@@ -72,6 +72,19 @@ RUN_CASES = [
         "neb.endpoint_fmax: Input should be greater",
     ),
     (
+        "intermediate-tolerance-zero",
+        GOOD + "neb: {intermediate_tolerance_ev: 0}\n",
+        [],
+        "c.yaml:4:34: neb.intermediate_tolerance_ev: Input should be greater than 0",
+    ),
+    (
+        "maximum-window",  # more than 25 % would pass a maximum at the intermediate site or an end
+        GOOD + "neb: {maximum_window: 0.5}\n",
+        [],
+        "c.yaml:4:23: neb.maximum_window: Input should be less than or equal to 0.25",
+    ),
+    ("relax-intermediate", GOOD + "neb: {relax_intermediate: maybe}\n", [], "neb.relax_intermediate: Input"),
+    (
         "steps",
         GOOD + "neb: {steps: 10000000}\n",
         [],

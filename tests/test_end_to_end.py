@@ -42,6 +42,13 @@ def test_stored_documents(smoke_store):
             assert d["barrier_ev"] == pytest.approx(max(profile) - min(profile))
             assert d["barrier_ev"] > 0.05  # relaxed endpoints: a real barrier, not ~0
             assert abs(profile[-1] - profile[0]) < 0.02  # symmetric hop
+            # the ion relaxed on the intermediate void (its own job) is in the result, both checks made
+            checks = {c["check"]: c for c in d["plausibility"]}
+            assert {c["status"] for c in checks.values()} <= {"passed", "flagged"}, checks
+            site = checks["intermediate_site"]["values"]
+            assert isinstance(site["relaxed_site_ev"], float) and site["site_shift_a"] < 1e-6  # held there
+            assert site["middle_image_ev"] == pytest.approx(profile[2])  # 3 images: the middle one
+            assert d["flagged"] == bool(d["flag_reasons"])
         steps = ("relax_charged", "relax_tet", "relax_oct", "relax_metal", "voltage")
         assert all(d["job_uuids"][k] for k in steps)
         assert len(json.dumps(d)) < 20_000  # no trajectories in the result document
@@ -76,3 +83,26 @@ def test_figures_from_the_smoke_run(smoke_store, tmp_path, kind, label):
     png = tmp_path / f"{kind}.png"
     assert _mvflows("plot", kind, "--store", str(store), "-o", str(png)).returncode == 0
     assert png.stat().st_size > 10_000
+
+
+def test_the_intermediate_site_relax_is_a_job_of_its_own(smoke_store):
+    """One fixed-cell relax of the ion on the oct void per band, its energy the check's relaxed site."""
+    from mvflows.store import job_store
+
+    store, _ = smoke_store
+    js = job_store(str(store))
+    js.connect()
+    relaxes = list(js.query({"name": "relax (fixed cell) NEB intermediate oct"}, properties=["output"]))
+    assert len(relaxes) == 2  # both smoke pairs are tet-stable: tet -> oct -> tet
+    out = _mvflows("results", "--store", str(store), "--format", "json")
+    docs = json.loads(out.stdout)
+    energies = sorted(r["output"]["output"]["energy"] for r in relaxes)
+    # the relaxed site's energy relative to the band's first image, which is the relaxed start
+    starts = {
+        d["host"]: js.query_one({"uuid": d["job_uuids"]["neb"]}, properties=["output.energies"])["output"][
+            "energies"
+        ][0]
+        for d in docs
+    }
+    relaxed = sorted(starts[d["host"]] + d["plausibility"][0]["values"]["relaxed_site_ev"] for d in docs)
+    assert relaxed == pytest.approx(energies, abs=1e-6)

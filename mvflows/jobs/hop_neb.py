@@ -20,11 +20,12 @@ from emmet.core.neb import NebResult
 from jobflow import Flow, Job, JobConfig, Maker, OnMissing
 from pymatgen.core import Structure
 
+from mvflows import plausibility
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
 from mvflows.calculators import MvNebMaker, MvRelaxMaker
 from mvflows.keys import KeyedMaker, job
-from mvflows.neb_path import Hop, hop_images, hop_mirror, ion_path_a, mirrored_endpoint
-from mvflows.schemas import NebSummary
+from mvflows.neb_path import Hop, hop_images, hop_mirror, ion_path_a, migrating_site, mirrored_endpoint
+from mvflows.schemas import NebSummary, PlausibilityCheck
 
 
 @job
@@ -80,8 +81,20 @@ def summarise_neb(
     hop_length: float,
     symmetric_tolerance_ev: float,
     neb_job_uuid: str,
+    intermediate: str | None = None,
+    via: list[float] | None = None,
+    site_energy: float | None = None,
+    site_structure: Structure | None = None,
+    intermediate_tolerance_ev: float = plausibility.TOLERANCE_EV,
+    maximum_window: float = plausibility.WINDOW,
+    relax_intermediate: bool = True,
 ) -> NebSummary:
-    """Barrier, profile and sanity checks of one NEB; a failed NEB becomes reasons, not an error."""
+    """Barrier, profile and sanity checks of one NEB; a failed NEB becomes reasons, not an error.
+
+    With an ``intermediate`` site (its Cartesian position ``via``; relaxed with the ion held there:
+    ``site_energy``, ``site_structure``) the band gets the plausibility checks of
+    :mod:`mvflows.plausibility`; without one both are recorded as not applicable.
+    """
     if neb is None or not neb.energies:
         return NebSummary(
             hop=hop_kind,
@@ -111,10 +124,23 @@ def summarise_neb(
             "minima of the hop, so the barrier (max - min) is not that of the intended sites"
         )
     distances = ion_path_a(neb.images) if neb.images and len(neb.images) > 1 else None
+    coordinate = [d / (distances[-1] or 1.0) for d in distances] if distances else None
+    checks = _checks(
+        neb,
+        coordinate,
+        hop_kind,
+        intermediate,
+        via,
+        site_energy,
+        site_structure,
+        intermediate_tolerance_ev,
+        maximum_window,
+        relax_intermediate,
+    )
     return NebSummary(
         barrier_ev=float(neb.barrier_energy_range),
         neb_energies_ev=[float(e) for e in energies - energies[0]],
-        reaction_coordinate=[d / (distances[-1] or 1.0) for d in distances] if distances else None,
+        reaction_coordinate=coordinate,
         path_distance_a=distances,
         forward_barrier_ev=_finite(neb.forward_barrier),
         reverse_barrier_ev=_finite(neb.reverse_barrier),
@@ -124,7 +150,53 @@ def summarise_neb(
         converged=converged,
         failure_reasons=failures,
         neb_job_uuid=neb_job_uuid,
+        plausibility=checks,
+        flag_reasons=plausibility.flag_reasons(checks),
     )
+
+
+def _checks(
+    neb: NebResult,
+    coordinate: list[float] | None,
+    hop_kind: str,
+    intermediate: str | None,
+    via: list[float] | None,
+    site_energy: float | None,
+    site_structure: Structure | None,
+    tolerance_ev: float,
+    window: float,
+    relaxed: bool,
+) -> list[PlausibilityCheck]:
+    """The band's plausibility checks (:mod:`mvflows.plausibility`)."""
+    if intermediate is None or via is None:
+        return plausibility.not_applicable(hop_kind)
+    images = list(neb.images or [])
+    ion = migrating_site(images) if len(images) > 1 else -1
+    energies = [float(e) for e in neb.energies]
+    return [
+        plausibility.check_intermediate(
+            energies, images, ion, intermediate, via, site_energy, site_structure, tolerance_ev, relaxed
+        ),
+        plausibility.check_maximum(energies, coordinate, intermediate, window),
+    ]
+
+
+def intermediate_structure(hop: Hop, band: list[Structure] | None = None) -> Structure:
+    """The ion (the last site) held on the hop's intermediate void ``via``, in the start's framework.
+
+    The ion is fixed there (``selective_dynamics``: ASE's FixAtoms for a force field, the
+    POSCAR's flags for VASP) and every other atom relaxes: the configuration of the band's
+    image on the void, relaxed all the way. Left free, the ion can leave a shallow void in
+    the relax (SevenNet-0, Mg in Cr2S4, fmax 0.02: it slid 2.0 Å into a tetrahedron after 200
+    BFGS steps) and there is then nothing to compare the band with. With a warm-start
+    ``band`` of an odd number of images the framework is its middle image's, else the
+    unrelaxed start's.
+    """
+    base = band[len(band) // 2] if band and len(band) % 2 == 1 else hop.start
+    site = base.copy()
+    site.replace(len(site) - 1, site[-1].species, hop.via, coords_are_cartesian=True)
+    site.add_site_property("selective_dynamics", [[True] * 3] * (len(site) - 1) + [[False] * 3])
+    return site
 
 
 @dataclass
@@ -134,6 +206,13 @@ class HopNebMaker(KeyedMaker):
     ``mirror_end``: when the unrelaxed hop maps onto itself reversed (:func:`hop_mirror`),
     relax only the start and take the end as its symmetry image; the summary checks the
     band's end energy against the start.
+
+    A hop through an intermediate site (``hop.intermediate``, the spinels') is also relaxed
+    with the ion held on that site, by the endpoint relax maker (``relax_intermediate``,
+    :func:`intermediate_structure`), and the summary
+    checks the band against it and the position of its maximum against the faces
+    (:mod:`mvflows.plausibility`, tolerance ``intermediate_tolerance_ev``, window
+    ``maximum_window``).
     """
 
     name: str = "hop NEB"
@@ -143,6 +222,9 @@ class HopNebMaker(KeyedMaker):
     idpp: bool = True
     symmetric_tolerance_ev: float = 0.02
     mirror_end: bool = True
+    intermediate_tolerance_ev: float = plausibility.TOLERANCE_EV
+    maximum_window: float = plausibility.WINDOW
+    relax_intermediate: bool = True
 
     def make(
         self,
@@ -184,8 +266,34 @@ class HopNebMaker(KeyedMaker):
             ]
         neb = self.neb_maker.make(images.output, **endpoints)
         neb.append_name(label)
+        site = {}
+        if hop.intermediate is not None:
+            site = {
+                "intermediate": hop.intermediate,
+                "via": hop.via,
+                "intermediate_tolerance_ev": self.intermediate_tolerance_ev,
+                "maximum_window": self.maximum_window,
+                "relax_intermediate": self.relax_intermediate,
+            }
+            if self.relax_intermediate:
+                # the same fixed-cell relax as the endpoints': its energy is comparable with the band's
+                relax_site = self._relax(
+                    intermediate_structure(hop, band),
+                    f" NEB intermediate {hop.intermediate}{label}",
+                    shared,
+                    jobs,
+                )
+                site["site_energy"] = relax_site.output.output.energy
+                site["site_structure"] = relax_site.output.structure
         summary = summarise_neb(
-            neb.output, start_energy, end_energy, hop.kind, hop.length, self.symmetric_tolerance_ev, neb.uuid
+            neb.output,
+            start_energy,
+            end_energy,
+            hop.kind,
+            hop.length,
+            self.symmetric_tolerance_ev,
+            neb.uuid,
+            **site,
         )
         summary.name = f"NEB summary{label}"
         jobs += [images, neb, summary]

@@ -85,15 +85,19 @@ def collect_limits(summaries: list[NebSummary | None], limits: list[str]) -> Neb
     """
     kept: dict[str, LimitResult] = {}
     failures: list[str] = []
+    flags: list[str] = []
     for limit, summary in zip(limits, summaries, strict=True):
         if summary is None:
             failures.append(f"{limit} limit: NEB did not complete")
             continue
         kept[limit] = LimitResult(**summary.model_dump(include=set(LimitResult.model_fields)))
         failures += [f"{limit} limit: {r}" for r in summary.failure_reasons]
+        flags += [f"{limit} limit: {r}" for r in summary.flag_reasons]
     first = next((s for lim, s in zip(limits, summaries, strict=True) if lim == limits[0]), None)
-    base = first.model_dump(exclude={"failure_reasons", "limits"}) if first is not None else {}
-    return NebSummary(**base, failure_reasons=failures, limits=kept)
+    base = (
+        first.model_dump(exclude={"failure_reasons", "flag_reasons", "limits"}) if first is not None else {}
+    )
+    return NebSummary(**base, failure_reasons=failures, flag_reasons=flags, limits=kept)
 
 
 def _ion_last(structure: Structure, intercalant: str) -> Structure:
@@ -255,7 +259,7 @@ def collect_hops(
         return NebSummary(
             skipped_reason=f"no hop between {intercalant} sites shorter than {max_hop_length} Å"
         )
-    hops, failures = [], []
+    hops, failures, flags = [], [], []
     for summary, kind, label, length, note in zip(
         summaries, kinds, labels, lengths, notes or [None] * len(kinds), strict=True
     ):
@@ -274,9 +278,11 @@ def collect_hops(
                 path_distance_a=summary.path_distance_a,
                 converged=summary.converged,
                 failure_reasons=summary.failure_reasons,
+                plausibility=summary.plausibility,
             )
         )
         failures += [f"{kind} hop: {r}" for r in summary.failure_reasons]
+        flags += [f"{kind} hop: {r}" for r in summary.flag_reasons]
     known = {h.label: h.barrier_ev for h in hops if h.barrier_ev is not None}
     perc = (
         percolating_barrier(host, intercalant, site_frac, max_hop_length, known, full=full) if known else None
@@ -301,6 +307,8 @@ def collect_hops(
         hop_length_a=best.length_a if best else None,
         converged=all(h.converged for h in hops) if hops else None,
         failure_reasons=failures,
+        plausibility=best.plausibility if best else [],
+        flag_reasons=flags,
         hops=hops,
         percolating_barrier_ev=perc,
     )

@@ -83,6 +83,8 @@ def pair_result(
         e_hull_discharged_ev_atom=stability.e_hull_discharged_ev_atom if stability else None,
         state=state,
         failure_reasons=failures,
+        plausibility=neb.plausibility if neb else [],
+        flag_reasons=neb.flag_reasons if neb else [],
         job_uuids={**job_uuids, "pair_result": own},
     )
     store = CURRENT_JOB.store
@@ -126,6 +128,8 @@ def path_result(
         stable_site=f"path in {framework}",
         state=state,
         failure_reasons=failures,
+        plausibility=neb.plausibility if neb else [],
+        flag_reasons=neb.flag_reasons if neb else [],
         job_uuids={
             **job_uuids,
             **({"neb": neb.neb_job_uuid} if neb and neb.neb_job_uuid else {}),

@@ -25,6 +25,8 @@ _SHOWN_FIELDS = {k for k, _h, _f in COLUMNS} | {
     "neb_skipped_reason",
     "hops",
     "failure_reasons",
+    "flag_reasons",
+    "plausibility",
     "job_uuids",
     "voltage_profile",
     "e_hull_charged_ev_atom",
@@ -339,7 +341,38 @@ def _neb_section(p: PairPage) -> str:
             "<table><thead><tr><th>hop</th><th>length (Å)</th><th>barrier (eV)</th>"
             f"<th>converged</th><th>failure reasons</th></tr></thead><tbody>{body}</tbody></table>"
         )
+    parts.append(_plausibility(d))
     return "\n".join(parts)
+
+
+def _plausibility(d: dict[str, Any]) -> str:
+    """Every band's plausibility checks (the headline band's, each limit's and hop's), flags first said."""
+    bands = [("", d.get("plausibility") or [])]
+    bands += [
+        (f"{name} limit", lim.get("plausibility") or []) for name, lim in (d.get("limits") or {}).items()
+    ]
+    bands += [(f"{h.get('kind')} hop", h.get("plausibility") or []) for h in d.get("hops") or []]
+    if d.get("limits") or d.get("hops"):
+        bands = bands[1:]  # the headline band is one of them
+    rows = "".join(
+        f"<tr><td>{escape(band)}</td><td>{escape(str(c.get('check')))}</td>"
+        f'<td class="check-{escape(str(c.get("status")))}">{escape(str(c.get("status")))}</td>'
+        f"<td>{escape(str(c.get('reason')))}</td></tr>"
+        for band, checks in bands
+        for c in checks
+    )
+    if not rows and not d.get("flag_reasons"):
+        return ""
+    head = "<h3>Plausibility checks</h3>"
+    if d.get("flag_reasons"):
+        head += '<p class="note">Flagged: the result is computed, its barrier is in question.</p>'
+        head += _ul([str(r) for r in d["flag_reasons"]])
+    if not rows:
+        return head
+    return (
+        head + "<table><thead><tr><th>band</th><th>check</th><th>status</th><th>reason</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def _missing(p: PairPage, step: str) -> str:
@@ -445,10 +478,11 @@ def pair_page(p: PairPage) -> str:
     d = p.doc
     calc = escape(cell(d, "calculator", "{}"))
     reasons = _reasons(d)
+    flag = '; <a href="#neb">flagged</a> (plausibility)' if d.get("flagged") else ""
     body = f"""<header>
 <p><a href="../index.html">&larr; all pairs</a></p>
 <h1>{escape(p.title)} <small>({escape(str(d.get("formula_discharged")))})</small></h1>
-<p class="meta">{calc}; campaign {escape(str(d.get("campaign")))}; state {_state(d.get("state"))}</p>
+<p class="meta">{calc}; campaign {escape(str(d.get("campaign")))}; state {_state(d.get("state"))}{flag}</p>
 </header>
 <main>
 {"<section id='reasons'><h2>Failure reasons</h2>" + _ul(reasons) + "</section>" if reasons else ""}
