@@ -10,6 +10,10 @@
 The stages are sub-makers (fields), each built from a Calculator, so a stage can run on
 another calculator without another copy of the graph (:func:`pair_maker_for`'s
 ``stage_calculators``): a VASP refinement of the hops, a cheaper model for the sites.
+
+A model committee (``calculator.committee``, :class:`CommitteeMaker`) builds each pair's graph
+once per member, each member's exactly as its single-model campaign would (its own metal
+references and competing phases, shared by the pairs), then one committee result per pair.
 """
 
 from __future__ import annotations
