@@ -271,7 +271,8 @@ def site_barrier(docs: list[dict[str, Any]], fig: Figure) -> None:
     fig.set_size_inches(8, 5.5)
     ax = fig.add_subplot()
     sites, barriers = [abs(d["delta_e_site_ev"]) for d in rows], [d["barrier_ev"] for d in rows]
-    top = 1.1 * max(max(sites), _kept_top(barriers, max(float(np.median(barriers)), 0.1)))
+    bar_tops = [r[1] for r in (committee_range(d, "barrier_ev") for d in rows) if r]  # committee bars
+    top = 1.1 * max(max(sites), _kept_top(barriers + bar_tops, max(float(np.median(barriers)), 0.1)))
     clipped = [b > top for b in barriers]
     shown = [min(b, top) for b in barriers]
     ax.plot([0, top], [0, top], ls=":", color="0.5", label="barrier = |dE_site| (lower bound)")
