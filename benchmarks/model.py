@@ -68,12 +68,18 @@ def main() -> None:
         wall = time.perf_counter() - t0
         docs = json.loads(
             subprocess.run(
-                [*CLI, "results", "--store", store, "--format", "json"], capture_output=True, text=True
+                [*CLI, "results", "--store", store, "--format", "json", "--members"],  # a committee's too
+                capture_output=True,
+                text=True,
             ).stdout
             or "[]"
         )
         label = f"forcefield:{model_label(model)}"
-        docs = [d for d in docs if d.get("calculator") == label and d.get("campaign") == campaign_name]
+        docs = [
+            d
+            for d in docs
+            if d.get("calculator") == label and d.get("campaign") == campaign_name and not d.get("committee")
+        ]
         rows, errors = [], {"voltage_v": [], "barrier_ev": []}
         ok_barrier = []  # barrier errors of pairs whose result is `successful` (others carry failure_reasons)
         site_hits = 0

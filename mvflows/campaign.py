@@ -66,6 +66,55 @@ class RelaxSettings(_Strict):
     steps: int = Field(500, gt=0, le=MAX_STEPS, description="maximum optimiser steps")
 
 
+class CommitteeSettings(_Strict):
+    """Every pair on several force fields (``calculator.committee``): the headline model's numbers,
+    the members' spread, and a flag where they disagree (docs/committee.md).
+
+    Written as a list of model names, as ``default`` (:data:`mvflows.models.DEFAULT_COMMITTEE`) or
+    as this mapping. As loaded, ``members`` holds the members other than ``calculator.model``
+    (which is always one, the first), each under its canonical name, in the order given.
+    """
+
+    members: list[str] = Field(
+        description="models beside calculator.model: short names (7net-0, chgnet-0.3.0, ...) or MLFF names, "
+        "or default"
+    )
+    max_barrier_spread_ev: float = Field(
+        0.15,
+        gt=0,
+        description="flag the pair when the members' barriers differ by more than this (max - min, eV)",
+    )
+    max_voltage_spread_v: float = Field(
+        0.15,
+        gt=0,
+        description="flag the pair when the members' voltages differ by more than this (max - min, V)",
+    )
+
+
+def _committee_names(names: list[Any], at: tuple[Any, ...]) -> list[Any]:
+    """Each member's canonical name (``7net-0`` -> ``SevenNet``); an unknown name, or two names of one
+    model, is an error at the member (``at``: where the list is inside ``calculator.committee``)."""
+    from mvflows.models import model_identity, model_label, resolve_model
+
+    seen: dict[tuple[tuple[str, str], ...], int] = {}
+    out: list[Any] = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            out.append(name)  # pydantic says what it should be
+            continue
+        resolved = _at((*at, i), resolve_model, name)
+        identity = tuple(sorted(model_identity(*resolved).items()))
+        if identity in seen:
+            j = seen[identity]
+            raise _At(
+                (*at, i),
+                f"{name!r} is the same model as {names[j]!r} (listed before it); list each model once",
+            )
+        seen[identity] = i
+        out.append(model_label(*resolved))
+    return out
+
+
 class CalculatorSettings(_Strict):
     """Which energy model runs the graph."""
 
@@ -91,6 +140,11 @@ class CalculatorSettings(_Strict):
         description="where the force field runs: auto (CUDA when torch sees a GPU, else CPU), cpu or cuda; "
         "results do not depend on it, so it changes no key",
     )
+    committee: CommitteeSettings | None = Field(
+        None,
+        description="run every pair on these models too (a list of names, default, or {members, "
+        "max_barrier_spread_ev, max_voltage_spread_v}); calculator.model is the headline member",
+    )
 
     @field_validator("model")
     @classmethod
@@ -100,6 +154,25 @@ class CalculatorSettings(_Strict):
         resolve_model_name(value)  # known, or the error names the models that are
         return value
 
+    @field_validator("committee", mode="before")
+    @classmethod
+    def _committee_form(cls, value: Any) -> Any:
+        """A list of names and ``default`` are the mapping with default limits; names are checked
+        here, where the form written says where each one is."""
+        from mvflows.models import DEFAULT_COMMITTEE
+
+        if isinstance(value, list) or value == "default":
+            value, at = {"members": value}, ()
+        elif isinstance(value, dict):
+            at = ("members",)
+        else:
+            return value  # None, or a type pydantic reports
+        if value.get("members") == "default":
+            value = {**value, "members": list(DEFAULT_COMMITTEE)}
+        if isinstance(value.get("members"), list):
+            value = {**value, "members": _committee_names(value["members"], at)}
+        return value
+
     @model_validator(mode="after")
     def _canonical_model(self) -> CalculatorSettings:
         """One spelling per model (SevenNet = 7net-0), so every spelling shares content keys."""
@@ -107,6 +180,38 @@ class CalculatorSettings(_Strict):
 
         self.model, self.model_kwargs = resolve_model(self.model, self.model_kwargs)
         return self
+
+    @model_validator(mode="after")
+    def _committee_of_force_fields(self) -> CalculatorSettings:
+        """A committee is force fields, at least two: calculator.model and one more."""
+        from mvflows.models import model_identity, model_label, resolve_model
+
+        if self.committee is None:
+            return self
+        if self.kind != "forcefield":
+            raise _At(
+                ("committee",),
+                f"a model committee runs force fields: kind must be forcefield, not {self.kind}",
+            )
+        headline = model_identity(self.model, self.model_kwargs)
+        others = [m for m in self.committee.members if model_identity(*resolve_model(m)) != headline]
+        if not others:
+            raise _At(
+                ("committee",),
+                f"a committee needs at least 2 models; it has only "
+                f"{model_label(self.model, self.model_kwargs)} (calculator.model, always a member)",
+            )
+        self.committee.members = others
+        return self
+
+    def committee_models(self) -> list[tuple[str, dict[str, Any]]]:
+        """(model, calculator keywords) of every committee member, calculator.model (with its
+        ``model_kwargs``) first; empty without a committee."""
+        from mvflows.models import resolve_model
+
+        if self.committee is None:
+            return []
+        return [(self.model, dict(self.model_kwargs)), *(resolve_model(m) for m in self.committee.members)]
 
 
 class ScreenSettings(_Strict):
@@ -394,6 +499,8 @@ class Campaign(_Strict):
                 _at(loc, check_spinel, b, x, pair.intercalant)
         if self.screen.max_e_hull_ev_atom is not None and not self.stability.enabled:
             raise _At(("screen", "max_e_hull_ev_atom"), "needs stability.enabled: true")
+        if self.refine is not None and self.refine.flagged and self.calculator.committee is None:
+            raise _At(("refine", "flagged"), "needs calculator.committee: only a model committee flags pairs")
         return self
 
     def _placed_pairs(self) -> list[tuple[tuple[Any, ...], Pair]]:
@@ -454,6 +561,8 @@ class Campaign(_Strict):
         if path:
             with contextlib.suppress(OSError):  # reported where the file is read
                 data["stability"]["entries_file"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if data["calculator"].get("committee") is None:  # a campaign without one: the digest it always had
+            data["calculator"].pop("committee", None)
         path = data["calculator"].get("vasp_config")
         if path:
             with contextlib.suppress(ValueError):  # reported where the file is read
@@ -755,6 +864,7 @@ def load_campaign(
         "calculator.kind",
         "calculator.model",
         "calculator.vasp_config",
+        "calculator.committee",
         "refine.calculator",
         "refine.vasp_config",
     ):

@@ -10,6 +10,10 @@
 The stages are sub-makers (fields), each built from a Calculator, so a stage can run on
 another calculator without another copy of the graph (:func:`pair_maker_for`'s
 ``stage_calculators``): a VASP refinement of the hops, a cheaper model for the sites.
+
+A model committee (``calculator.committee``, :class:`CommitteeMaker`) builds each pair's graph
+once per member, each member's exactly as its single-model campaign would (its own metal
+references and competing phases, shared by the pairs), then one committee result per pair.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.jobs.hops import MigrationGraphHopsMaker, SpinelHopsMaker
 from mvflows.jobs.paths import PathNebMaker
 from mvflows.jobs.refine import RefineMaker
-from mvflows.jobs.results import pair_result, path_result
+from mvflows.jobs.results import committee_result, pair_result, path_result
 from mvflows.jobs.sites import FileSitesMaker, InsertionSitesMaker, SpinelSitesMaker
 from mvflows.jobs.stability import StabilityMaker
 from mvflows.jobs.voltage import voltage
@@ -144,6 +148,57 @@ class PairMaker(KeyedMaker):
 
 
 @dataclass
+class CommitteeMaker(KeyedMaker):
+    """One pair on every model of a committee, then one result with the members' spread.
+
+    ``members`` are the members' own pair makers, the headline first: each is exactly the
+    single-model campaign's (:func:`committee_maker_for`), so its jobs have the keys a
+    single-model run of that model gives, and either run reuses the other's.
+    """
+
+    name: str = "committee"
+    members: list[PairMaker] = field(default_factory=list)
+    max_barrier_spread_ev: float = 0.15
+    max_voltage_spread_v: float = 0.15
+    campaign: str = "adhoc"
+    settings_digest: str = ""
+
+    def make(
+        self,
+        host: Host,
+        intercalant: str,
+        x_max: float = 1.0,
+        metals: list[Job] | None = None,
+        phases: list[dict[str, Job] | None] | None = None,
+    ) -> Flow:
+        """``metals`` and ``phases``: each member's, in the order of ``members`` (shared by the pairs)."""
+        flows = []
+        for k, member in enumerate(self.members):
+            flow = member.make(
+                host,
+                intercalant,
+                x_max,
+                metal=metals[k] if metals else None,
+                phases=phases[k] if phases else None,
+            )
+            flow.name = f"{flow.name} on {member.calculator_label}"
+            flows.append(flow)
+        result = committee_result(
+            self.campaign,
+            self.settings_digest,
+            host,
+            intercalant,
+            x_max,
+            [m.calculator_label for m in self.members],
+            [f.output for f in flows],
+            self.max_barrier_spread_ev,
+            self.max_voltage_spread_v,
+        )
+        result.name = f"committee result {pair_label(host, intercalant)}"
+        return Flow([*flows, result], output=result.output, name=f"{intercalant} in {host.name}")
+
+
+@dataclass
 class CampaignMaker(Maker):
     """The whole campaign as one Flow: shared metal references and competing phases, then every pair."""
 
@@ -151,31 +206,42 @@ class CampaignMaker(Maker):
     pair_maker: PairMaker | None = None  # default: the one the campaign's settings describe
 
     def make(self, campaign: Campaign) -> Flow:
-        makers: dict[str, PairMaker] = {}
-        metals: dict[str, Job] = {}
-        phase_cache: dict[str, Job] = {}
+        makers: dict[str, PairMaker | CommitteeMaker] = {}
+        metals: dict[tuple[int, str], Job] = {}  # (member, intercalant) -> its metal reference
+        phase_caches: dict[int, dict[str, Job]] = {}  # member -> competing phase -> its relax
         flows: list[Flow | Job] = []
         screened: list[tuple[Any, Host, str, float]] = []  # (result, host, kind, x) of every pair
         for pair in campaign.pair_list():
             host = campaign.host_of(pair)
             kind = host_kind(host)
             if kind not in makers:
-                makers[kind] = self.pair_maker or pair_maker_for(campaign, kind=kind)
-            pairs = makers[kind]
-            if pair.intercalant not in metals:
-                metals[pair.intercalant] = pairs.metal_relax(pair.intercalant)
-                flows.append(metals[pair.intercalant])
-            phases = None
-            if pairs.stability is not None:
-                known = set(phase_cache)
-                phases = pairs.stability.phase_relaxes(host, pair.intercalant, phase_cache)
-                flows += [job for name, job in phase_cache.items() if name not in known]
-            flows.append(
-                pairs.make(
-                    host, pair.intercalant, campaign.x_of(pair), metal=metals[pair.intercalant], phases=phases
+                makers[kind] = self.pair_maker or (
+                    committee_maker_for(campaign, kind=kind)
+                    if campaign.calculator.committee is not None
+                    else pair_maker_for(campaign, kind=kind)
                 )
-            )
-            screened.append((flows[-1].output, host, kind, campaign.x_of(pair)))
+            pairs = makers[kind]
+            members = pairs.members if isinstance(pairs, CommitteeMaker) else [pairs]
+            ion = pair.intercalant
+            member_phases: list[dict[str, Job] | None] = []
+            for k, member in enumerate(members):
+                if (k, ion) not in metals:
+                    metals[k, ion] = member.metal_relax(ion)
+                    flows.append(metals[k, ion])
+                phases = None
+                if member.stability is not None:
+                    cache = phase_caches.setdefault(k, {})
+                    known = set(cache)
+                    phases = member.stability.phase_relaxes(host, ion, cache)
+                    flows += [job for name, job in cache.items() if name not in known]
+                member_phases.append(phases)
+            x = campaign.x_of(pair)
+            if isinstance(pairs, CommitteeMaker):
+                own_metals = [metals[k, ion] for k in range(len(members))]
+                flows.append(pairs.make(host, ion, x, metals=own_metals, phases=member_phases))
+            else:
+                flows.append(pairs.make(host, ion, x, metal=metals[0, ion], phases=member_phases[0]))
+            screened.append((flows[-1].output, host, kind, x))
         if campaign.refine is not None and screened:
             refine = refine_maker_for(campaign, sorted({kind for _, _, kind, _ in screened}))
             results, hosts, kinds, xs = (list(column) for column in zip(*screened, strict=True))
@@ -217,7 +283,9 @@ def refined_campaign(campaign: Campaign) -> Campaign:
     if refine is None:
         raise ValueError(f"campaign {campaign.name} has no refine settings")
     config = refine.vasp_config or campaign.calculator.vasp_config
-    calculator = campaign.calculator.model_copy(update={"kind": refine.calculator, "vasp_config": config})
+    calculator = campaign.calculator.model_copy(
+        update={"kind": refine.calculator, "vasp_config": config, "committee": None}
+    )
     return campaign.model_copy(update={"calculator": calculator, "refine": None})
 
 
@@ -240,6 +308,35 @@ def path_maker_for(campaign: Campaign, calculator: Calculator | None = None) -> 
         campaign=campaign.name,
         settings_digest=campaign.settings_digest(),
         calculator_label=calc.label,
+    )
+
+
+def member_campaign(campaign: Campaign, model: str, model_kwargs: dict[str, Any]) -> Campaign:
+    """The campaign as a committee member runs it: every setting kept, one model, no committee.
+
+    It is the single-model campaign of that model, settings digest included, so that a member's
+    jobs and result are the ones a single-model run of the campaign makes.
+    """
+    calculator = campaign.calculator.model_copy(
+        update={"model": model, "model_kwargs": dict(model_kwargs), "committee": None}
+    )
+    return campaign.model_copy(update={"calculator": calculator})
+
+
+def committee_maker_for(campaign: Campaign, kind: str | None = None) -> CommitteeMaker:
+    """The committee a campaign's ``calculator.committee`` describes: each member's own pair maker."""
+    committee = campaign.calculator.committee
+    if committee is None:
+        raise ValueError(f"campaign {campaign.name} has no calculator.committee")
+    return CommitteeMaker(
+        members=[
+            pair_maker_for(member_campaign(campaign, model, kwargs), kind=kind)
+            for model, kwargs in campaign.calculator.committee_models()
+        ],
+        max_barrier_spread_ev=committee.max_barrier_spread_ev,
+        max_voltage_spread_v=committee.max_voltage_spread_v,
+        campaign=campaign.name,
+        settings_digest=campaign.settings_digest(),
     )
 
 
@@ -327,6 +424,7 @@ def _user_entries(campaign: Campaign) -> list[dict] | None:
 
 
 def result_job_uuids(flow: Flow) -> set[str]:
-    """uuids of the result jobs of a campaign Flow, pairs and paths (the ids of the results it writes)."""
-    raw = {getattr(f, "original", f) for f in (pair_result, path_result)}
+    """uuids of the result jobs of a campaign Flow, pairs and paths (the ids of the results it writes;
+    a committee campaign's: its committee results and its members' own)."""
+    raw = {getattr(f, "original", f) for f in (pair_result, path_result, committee_result)}
     return {job.uuid for job, _ in flow.iterflow() if getattr(job.function, "original", job.function) in raw}

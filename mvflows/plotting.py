@@ -7,6 +7,9 @@
 * ``voltage-capacity``: average voltage versus gravimetric capacity, with iso-specific-energy
   curves at 200, 300 and 400 Wh/kg, points labelled by redox metal, coloured by intercalant.
 
+A committee result (``committee`` block) is drawn at its headline model's numbers with error
+bars from the lowest to the highest member's value (voltage; |dE_site| and barrier).
+
 A campaign has 20 to 40 pairs, so every figure grows with them (panels, figure width) and
 point labels are spread apart (:func:`spread_labels`) rather than drawn on top of each other.
 """
@@ -176,6 +179,45 @@ def _scatter_by_ion(
     ax.legend(title="intercalant", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
+def committee_range(doc: dict[str, Any], quantity: str, absolute: bool = False) -> tuple[float, float] | None:
+    """The members' min and max of ``quantity`` in a committee result (None without two values);
+    ``absolute``: of their absolute values (|dE_site|)."""
+    members = (doc.get("committee") or {}).get("members") or []
+    values = [m.get(quantity) for m in members if m.get(quantity) is not None]
+    if len(values) < 2:
+        return None
+    values = [abs(v) for v in values] if absolute else values
+    return min(values), max(values)
+
+
+def _error_bars(
+    ax: Axes,
+    rows: list[dict[str, Any]],
+    x: list[float],
+    y: list[float],
+    x_ranges: list[tuple[float, float] | None],
+    y_ranges: list[tuple[float, float] | None],
+) -> bool:
+    """The committee members' min-max around each point (behind it); True if any was drawn."""
+    drawn = False
+    for d, xi, yi, xr, yr in zip(rows, x, y, x_ranges, y_ranges, strict=True):
+        if xr is None and yr is None:
+            continue
+        ax.errorbar(
+            xi,
+            yi,
+            xerr=None if xr is None else [[max(xi - xr[0], 0.0)], [max(xr[1] - xi, 0.0)]],
+            yerr=None if yr is None else [[max(yi - yr[0], 0.0)], [max(yr[1] - yi, 0.0)]],
+            fmt="none",
+            ecolor=_colour(d.get("intercalant", "?")),
+            elinewidth=1.0,
+            capsize=3,
+            zorder=2,
+        )
+        drawn = True
+    return drawn
+
+
 def _kept_top(values: list[float], reference: float) -> float:
     """The highest value that is not an outlier: within OUTLIER_FACTOR of ``reference``."""
     limit = max(OUTLIER_FACTOR * reference, reference + OUTLIER_MARGIN_EV)
@@ -200,12 +242,17 @@ def voltage_capacity(docs: list[dict[str, Any]], fig: Figure) -> None:
             ax.annotate(f"{e} Wh/kg", (x, e / x), fontsize=7, color="0.35", ha="right", va="bottom")
         )
     caps, volts = [d["capacity_mah_g"] for d in rows], [d["voltage_v"] for d in rows]
+    ranges = [committee_range(d, "voltage_v") for d in rows]
+    bars = _error_bars(ax, rows, caps, volts, [None] * len(rows), ranges)
     _scatter_by_ion(ax, rows, caps, volts)
+    lows = [r[0] for r in ranges if r] + volts
+    vmax = max([vmax, *(1.05 * r[1] for r in ranges if r)])
     ax.set_xlim(0, cmax)
-    ax.set_ylim(min(0.0, min(volts) - 0.2), vmax)
+    ax.set_ylim(min(0.0, min(lows) - 0.2), vmax)
     ax.set_xlabel("gravimetric capacity (mAh/g)")
     ax.set_ylabel("average voltage (V)")
-    ax.set_title("Average voltage vs capacity (dashed: specific energy)")
+    bar_note = "; bars: committee min-max" if bars else ""
+    ax.set_title(f"Average voltage vs capacity (dashed: specific energy{bar_note})")
     fig.tight_layout()
     renderer = fig.canvas.get_renderer()
     spread_labels(
@@ -224,16 +271,24 @@ def site_barrier(docs: list[dict[str, Any]], fig: Figure) -> None:
     fig.set_size_inches(8, 5.5)
     ax = fig.add_subplot()
     sites, barriers = [abs(d["delta_e_site_ev"]) for d in rows], [d["barrier_ev"] for d in rows]
-    top = 1.1 * max(max(sites), _kept_top(barriers, max(float(np.median(barriers)), 0.1)))
+    bar_tops = [r[1] for r in (committee_range(d, "barrier_ev") for d in rows) if r]  # committee bars
+    top = 1.1 * max(max(sites), _kept_top(barriers + bar_tops, max(float(np.median(barriers)), 0.1)))
     clipped = [b > top for b in barriers]
     shown = [min(b, top) for b in barriers]
     ax.plot([0, top], [0, top], ls=":", color="0.5", label="barrier = |dE_site| (lower bound)")
+    x_ranges = [committee_range(d, "delta_e_site_ev", absolute=True) for d in rows]
+    y_ranges = [None if c else committee_range(d, "barrier_ev") for d, c in zip(rows, clipped)]
+    bars = _error_bars(ax, rows, sites, shown, x_ranges, y_ranges)
     _scatter_by_ion(ax, rows, sites, shown, clipped)
-    ax.set_xlim(0, 1.1 * max(sites))
+    ax.set_xlim(0, 1.1 * max([*sites, *(r[1] for r in x_ranges if r)]))
     ax.set_ylim(0, top)
     ax.set_xlabel("|dE_site| = |E(site 2) - E(site 1)| per ion (eV)")
     ax.set_ylabel("migration barrier (eV)")
-    clip_note = " (▲: above the axis, barrier written)" if any(clipped) else ""
+    notes = [
+        *(["▲: above the axis, barrier written"] if any(clipped) else []),
+        *(["bars: committee min-max"] if bars else []),
+    ]
+    clip_note = f" ({'; '.join(notes)})" if notes else ""
     ax.set_title(f"Site-energy difference vs NEB barrier{clip_note}")
     fig.tight_layout()
     labels = [redox_metal(d) + (f" {b:.1f} eV" if c else "") for d, b, c in zip(rows, barriers, clipped)]

@@ -3,7 +3,8 @@
 After the force-field screen, :func:`select` picks pairs from their result documents by
 the campaign's rule (:class:`RefineSettings`): thresholds on result fields (``where``),
 then the best ``top`` by one field (``by``, lowest first unless ``descending``), among
-pairs in the given ``states`` (successful ones by default). The graph part, a job that
+pairs in the given ``states`` (successful ones by default) and, with ``flagged``, only the
+pairs a model committee flagged; every condition must hold (AND). The graph part, a job that
 adds the VASP pair graphs of the picked pairs to the running Flow, is
 :mod:`mvflows.jobs.refine`; this module holds no compute and imports nothing heavy.
 """
@@ -83,7 +84,9 @@ class RefineSettings(_Strict):
         default_factory=lambda: ["successful"], min_length=1, description="pair states that may be picked"
     )
     flagged: bool = Field(
-        False, description="refine the pairs a model committee disagrees on (needs calculator.committee)"
+        False,
+        description="only the pairs a model committee flagged (needs calculator.committee), AND the other "
+        "conditions; false: no such condition",
     )
 
     @field_validator("by")
@@ -97,13 +100,6 @@ class RefineSettings(_Strict):
         for name in where:
             check_result_field(name)
         return where
-
-    @field_validator("flagged")
-    @classmethod
-    def _no_committee(cls, flagged: bool) -> bool:
-        if flagged:  # no model committee exists yet, so nothing is ever flagged
-            raise ValueError("needs calculator.committee")
-        return flagged
 
 
 def _get(doc: Any, name: str) -> Any:
@@ -120,6 +116,7 @@ def select(docs: list[Any], rule: RefineSettings) -> list[int]:
         for i, doc in enumerate(docs)
         if doc is not None
         and _get(doc, "state") in rule.states
+        and (not rule.flagged or bool(_get(doc, "flagged")))
         and all(t.passes(_get(doc, name)) for name, t in rule.where.items())
     ]
     if rule.top is None:

@@ -23,6 +23,11 @@ COLUMNS = [
     ("flagged", "flag", "{}"),
     ("calculator", "calculator", "{}"),
 ]
+# where a result has a committee (or a flag): how far its members' numbers are apart, and the flag
+COMMITTEE_COLUMNS = [
+    ("voltage_spread_v", "V spread", "{:.3f}"),
+    ("barrier_spread_ev", "barrier spread", "{:.3f}"),
+]
 # with every stored version shown (--all): which settings made it, and when
 VERSION_COLUMNS = [
     ("settings_digest", "settings", "{}"),
@@ -37,6 +42,8 @@ def cell(doc: dict, key: str, fmt: str) -> str:
         return "flagged" if value else "-"
     if key == "calculator" and (doc.get("fake_vasp") or str(value).startswith("fake-vasp")):
         return f"{value} (FAKE: not DFT)"
+    if key == "calculator" and doc.get("committee"):
+        return f"{value} (+{len(doc['committee'].get('members') or []) - 1} committee)"
     if value is None:
         if key == "barrier_ev" and doc.get("neb_skipped_reason"):
             return "skipped"
@@ -44,8 +51,14 @@ def cell(doc: dict, key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
+def columns_for(docs: list[dict], versions: bool = False) -> list[tuple[str, str, str]]:
+    """The table's columns: the committee's when some result has a committee or a flag."""
+    committee = any(d.get("committee") for d in docs)
+    return COLUMNS + (COMMITTEE_COLUMNS if committee else []) + (VERSION_COLUMNS if versions else [])
+
+
 def table(docs: list[dict], title: str = "mvflows results", versions: bool = False) -> Table:
-    columns = COLUMNS + (VERSION_COLUMNS if versions else [])
+    columns = columns_for(docs, versions)
     t = Table(title=title)
     for _key, header, _fmt in columns:
         t.add_column(header, justify="right" if _fmt != "{}" else "left")
@@ -71,12 +84,8 @@ def notes(docs: list[dict]) -> list[str]:
 
 def to_csv(docs: list[dict], versions: bool = False) -> str:
     buf = io.StringIO()
-    keys = [k for k, _h, _f in COLUMNS] + [
-        "fake_vasp",
-        "neb_skipped_reason",
-        "failure_reasons",
-        "flag_reasons",
-    ]
+    keys = [k for k, _h, _f in COLUMNS] + ["fake_vasp", "neb_skipped_reason", "failure_reasons"]
+    keys += [k for k, _h, _f in COMMITTEE_COLUMNS] + ["flag_reasons"]
     keys += ["result_id", *(k for k, _h, _f in VERSION_COLUMNS)] if versions else []
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()

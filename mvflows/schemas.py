@@ -203,6 +203,45 @@ class StabilityDocument(BaseModel):
     competing_phases: list[str]
 
 
+class CommitteeMember(BaseModel):
+    """What one model of a committee computed for the pair: its own single-model result, in short."""
+
+    label: str = Field(description="the member's calculator, e.g. forcefield:chgnet-0.3.0")
+    result_id: str | None = Field(
+        None, description="the member's own result document (a single-model result of the campaign)"
+    )
+    state: PairState | None = Field(None, description="the member's result state; None: no result came")
+    stable_site: str | None = None
+    delta_e_site_ev: float | None = None
+    voltage_v: float | None = None
+    barrier_ev: float | None = None
+    neb_skipped_reason: str | None = None
+
+
+class Spread(BaseModel):
+    """One quantity across the committee members that have a value for it."""
+
+    n: int = Field(0, description="members with a value")
+    mean: float | None = None
+    std: float | None = Field(None, description="population standard deviation (ddof 0)")
+    min: float | None = None
+    max: float | None = None
+    spread: float | None = Field(None, description="max - min; None below two values")
+
+
+class CommitteeDocument(BaseModel):
+    """A pair on every model of a committee (``calculator.committee``): each member's values, their
+    mean and spread, the limits they were held to and why the pair is flagged (docs/committee.md)."""
+
+    members: list[CommitteeMember] = Field(description="every member, the headline (calculator.model) first")
+    voltage_v: Spread
+    barrier_ev: Spread
+    delta_e_site_ev: Spread
+    max_barrier_spread_ev: float = Field(description="the limit of the barrier spread (eV)")
+    max_voltage_spread_v: float = Field(description="the limit of the voltage spread (V)")
+    flag_reasons: list[str] = Field(default_factory=list, description="where the members disagree")
+
+
 class PairResult(BaseModel):
     """One host/intercalant pair: everything a screen needs, no trajectories.
 
@@ -250,6 +289,13 @@ class PairResult(BaseModel):
         "the top-level fields are the headline level's",
     )
     headline_level: str | None = Field(None, description="the level the top-level fields are (DFT if any)")
+    committee: CommitteeDocument | None = Field(
+        None,
+        description="a committee campaign's pair: every member's values, mean and spread; the top-level "
+        "numbers are the headline member's (calculator)",
+    )
+    voltage_spread_v: float | None = Field(None, description="committee: max - min of the members' voltages")
+    barrier_spread_ev: float | None = Field(None, description="committee: max - min of the members' barriers")
     state: PairState
     failure_reasons: list[str] = Field(default_factory=list)
     plausibility: list[PlausibilityCheck] = Field(

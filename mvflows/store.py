@@ -389,11 +389,18 @@ def result_id_of(doc: dict[str, Any]) -> str:
     )
 
 
+def _committee_of(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The member labels of a committee result (empty for a single-model one): its version group too."""
+    committee = doc.get("committee") or {}
+    return tuple(str(m.get("label")) for m in committee.get("members") or [])
+
+
 def latest_versions(docs: list[dict]) -> list[dict]:
-    """The most recently completed document of each (campaign, calculator, host, intercalant)."""
+    """The most recently completed document of each (campaign, calculator, host, intercalant), a
+    committee's result apart from its headline member's own."""
     best: dict[tuple, dict] = {}
     for doc in docs:
-        group = tuple(doc.get(k) for k in VERSION_GROUP)
+        group = (*(doc.get(k) for k in VERSION_GROUP), _committee_of(doc))
         if group not in best or str(doc.get("completed_at", "")) > str(best[group].get("completed_at", "")):
             best[group] = doc
     return list(best.values())
@@ -427,3 +434,19 @@ def query_results(
             str(d.get("completed_at", "")),
         ),
     )
+
+
+def member_result_ids(doc: dict[str, Any]) -> set[str]:
+    """The ids of the members' own results folded into a committee result (at any level of a refined one)."""
+    blocks = [
+        doc.get("committee"),
+        *((level or {}).get("committee") for level in (doc.get("levels") or {}).values()),
+    ]
+    return {m["result_id"] for b in blocks if b for m in b.get("members") or [] if m.get("result_id")}
+
+
+def fold_members(docs: list[dict]) -> list[dict]:
+    """Results without the committee members' own ones whose committee result is among them: a
+    committee campaign shows one row per pair (``mvflows results --members`` shows them all)."""
+    folded = {rid for doc in docs for rid in member_result_ids(doc)}
+    return [doc for doc in docs if result_id_of(doc) not in folded]

@@ -18,6 +18,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: what finished is stored, the same c
 READ_STORES_HELP = "store URI or configs/*.yaml (default ./mvflows_data); repeat to read several stores"
 CAMPAIGN_HELP = "only this campaign's results (the campaign file's name:)"
 ALL_HELP = "every stored version of each result, not only each campaign's latest"
+MEMBERS_HELP = "also each committee member's own result (a committee result's row holds their values)"
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -46,14 +47,23 @@ def read_results(
     intercalant: str | None = None,
     campaign: str | None = None,
     all_versions: bool = False,
+    members: bool = False,
 ) -> list[dict]:
     """Pair results of every given store (e.g. a laptop's embedded store and the cluster's MongoDB).
 
     A result found in several stores (same ``result_id``) is kept once, from the first
     store that has it; without ``all_versions`` each campaign's latest version of a pair
-    is shown, across all the stores.
+    is shown, across all the stores. The members' own results of a committee result are left
+    out (its row holds their values) unless ``members``.
     """
-    from mvflows.store import StoreError, latest_versions, query_results, result_id_of, results_store
+    from mvflows.store import (
+        StoreError,
+        fold_members,
+        latest_versions,
+        query_results,
+        result_id_of,
+        results_store,
+    )
 
     seen: set[str] = set()
     docs: list[dict] = []
@@ -73,4 +83,5 @@ def read_results(
             if key not in seen:
                 seen.add(key)
                 docs.append(doc)
-    return docs if all_versions else latest_versions(docs)
+    docs = docs if all_versions else latest_versions(docs)
+    return docs if members else fold_members(docs)

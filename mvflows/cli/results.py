@@ -12,6 +12,7 @@ from mvflows.cli.common import (
     ALL_HELP,
     CAMPAIGN_HELP,
     EXIT_INCOMPLETE,
+    MEMBERS_HELP,
     READ_STORES_HELP,
     err,
     fail,
@@ -44,12 +45,22 @@ def results(
         help="a refined campaign's level of fidelity, e.g. forcefield:SevenNet or vasp:PBE (default: the "
         "headline level, DFT where computed)",
     ),
+    members: bool = typer.Option(False, "--members", help=MEMBERS_HELP),
 ) -> None:
-    """Print the stored pair results: each campaign's latest, or every version with --all."""
+    """Print the stored pair results: each campaign's latest, or every version with --all.
+
+    A committee campaign has one row per pair, its headline model's numbers with the members'
+    spread and the flag; --members lists each member's own result as well.
+    """
     from mvflows.reporting import notes, table, to_csv, to_json
 
     docs = read_results(
-        store, host=host, intercalant=intercalant, campaign=campaign, all_versions=all_versions
+        store,
+        host=host,
+        intercalant=intercalant,
+        campaign=campaign,
+        all_versions=all_versions,
+        members=members,
     )
     if level is not None:
         docs = _at_level(docs, level)

@@ -199,6 +199,8 @@ def run_campaign(
             checked(config, fake_vasp_available_or_fail, calc.settings)
         model = camp.calculator
         checked(("calculator.model",), load_model_or_fail, model.model, model.model_kwargs)
+        for name, kwargs in model.committee_models()[1:]:  # every member, before anything is computed
+            checked(("calculator.committee",), load_model_or_fail, name, kwargs)
     if camp.refine is not None:  # the VASP the picked pairs go on to
         checked(("refine.vasp_config", "refine.calculator"), _refine_available_or_fail, camp)
     try:
@@ -216,9 +218,11 @@ def run_campaign(
     ids = result_job_uuids(flow)
     pairs = camp.pair_list()
     counted = f"{len(pairs)} pairs" + (f", {len(camp.paths)} paths" if camp.paths else "")
-    model = model_label(camp.calculator.model, camp.calculator.model_kwargs)
+    model = "model " + model_label(camp.calculator.model, camp.calculator.model_kwargs)
+    if camp.calculator.committee is not None:
+        model = "committee " + ", ".join(model_label(*m) for m in camp.calculator.committee_models())
     err.print(
-        f"mvflows: campaign [bold]{camp.name}[/bold]: {counted}, model {model}, "
+        f"mvflows: campaign [bold]{camp.name}[/bold]: {counted}, {model}, "
         f"store {uri}, {slots} job{'s' if slots > 1 else ''} at once",
         highlight=False,
     )
@@ -255,12 +259,13 @@ def run_campaign(
         raise typer.Exit(EXIT_INTERRUPTED)
 
     from mvflows.reporting import notes, table
-    from mvflows.store import query_results, refresh
+    from mvflows.store import fold_members, query_results, refresh
 
     refresh(js)  # results another run on this store published meanwhile
     docs = [
         d for d in query_results(js.additional_stores["results"], all_versions=True) if d["result_id"] in ids
     ]
+    docs = fold_members(docs)  # a committee campaign: one row per pair
     out.print(table(docs, title=f"{camp.name} ({calc.label})"))
     for line in notes(docs):
         out.print(line, highlight=False)

@@ -142,6 +142,60 @@ def path_result(
     return result
 
 
+@job(output_schema=PairResult, config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
+def committee_result(
+    campaign: str,
+    settings_digest: str,
+    host: Host,
+    intercalant: str,
+    x_max: float,
+    labels: list[str],
+    members: list[PairResult | None],
+    max_barrier_spread_ev: float,
+    max_voltage_spread_v: float,
+) -> PairResult:
+    """One pair's committee result from its members' own results (``labels[k]`` computed ``members[k]``).
+
+    The headline member (the first, the campaign's ``calculator.model``) gives every top-level
+    number, its job uuids and its calculator label; the ``committee`` block holds every member's
+    values, their spread and the flags (:mod:`mvflows.committee`). A member whose result is missing
+    leaves the pair partial. Its own uuid is the result's id, beside the members' own results.
+    """
+    from mvflows.committee import committee_pair, member_of
+
+    results = [PairResult.model_validate(m) if isinstance(m, dict) else m for m in members]
+    summaries = [member_of(label, r) for label, r in zip(labels, results, strict=True)]
+    own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
+    headline = results[0]
+    if headline is None:  # the headline's own result job failed: nothing to put on top
+        x_label = "" if abs(x_max - 1) < 1e-9 else f"{x_max:g}"
+        headline = PairResult(
+            campaign=campaign,
+            host=host.name,
+            intercalant=intercalant,
+            formula_discharged=f"{intercalant}{x_label}{host.name}",
+            calculator=labels[0],
+            redox_metal=host.redox_metal,
+            state="failed",
+            failure_reasons=[f"the headline member's result ({labels[0]}) did not complete"],
+        )
+    fields = committee_pair(headline, summaries, results, max_barrier_spread_ev, max_voltage_spread_v)
+    result = PairResult(
+        **{
+            **headline.model_dump(exclude={"fake_vasp", "completed_at", "flagged"}),
+            **fields,
+            "result_id": own,
+            "campaign": campaign,
+            "settings_digest": settings_digest,
+            "job_uuids": {**headline.job_uuids, "committee_result": own},
+        }
+    )
+    store = CURRENT_JOB.store
+    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
+        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
+    return result
+
+
 def republish(store: JobStore, uuid: str) -> bool:
     """Publish a finished result job's output again if the results store lost it or holds an older one.
 
