@@ -68,7 +68,8 @@ DEFAULT_MODEL = "SevenNet"  # = 7net-0
 # ``calculator.committee: default``: offline models of different families and training (two
 # architectures, single- and multi-fidelity data), so that their errors are not all the same.
 # Provisional: to be set from the per-model measurements of benchmarks/model.py (docs/committee.md).
-DEFAULT_COMMITTEE = ("7net-0", "chgnet-0.3.0", "7net-mf-0-pbe")
+# the three models measured on the Table 1 pairs (docs/models.md: why these)
+DEFAULT_COMMITTEE = ("7net-0", "chgnet-0.2.0", "chgnet-0.3.0")
 
 # model -> (distribution that ships it, calculator keyword naming the checkpoint, default checkpoint)
 _CHECKPOINTS: dict[str, tuple[str, str, str]] = {

@@ -33,10 +33,10 @@ SV, CH, MF = "forcefield:SevenNet", "forcefield:chgnet-0.3.0", "forcefield:7net-
             ["chgnet-0.2.0", "SevenNet"],
             (0.3, 0.15),
         ),
-        ("{committee: default}", ["SevenNet", "CHGNet", "7net-mf-0-pbe"], (0.15, 0.15)),
+        ("{committee: default}", ["SevenNet", "chgnet-0.2.0", "CHGNet"], (0.15, 0.15)),
         (
             "{committee: {members: default, max_voltage_spread_v: 0.05}}",
-            ["SevenNet", "CHGNet", "7net-mf-0-pbe"],
+            ["SevenNet", "chgnet-0.2.0", "CHGNet"],
             (0.15, 0.05),
         ),
     ],
