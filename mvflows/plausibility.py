@@ -7,8 +7,8 @@ model flags its own doubtful barriers. They apply to hops that pass an *intermed
 the spinel hops tet -> oct -> tet and oct -> tet -> oct:
 
 ``intermediate_site``
-    The ion is held on the intermediate void and every other atom relaxed, in the same
-    fixed supercell with the endpoint relax settings
+    The ion is held on the intermediate void and every other atom relaxed from the relaxed
+    start, in the same fixed supercell with the endpoint relax settings
     (:func:`mvflows.jobs.hop_neb.intermediate_structure`). The band's image on that void is
     the same configuration, relaxed by the NEB instead, so it should come out at that
     energy; an image more than ``tolerance_ev`` above it means the band did not relax
