@@ -335,7 +335,7 @@ def test_a_failure_can_be_cleared_under_queued_jobs(tmp_path, calc, spec, capsys
     monkeypatch.setenv(FAIL_ENV, "static")  # the environment's kinds do not depend on the file
     assert fail_kinds("neb", flag) == {"static"}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"fake": {"fail_while": "x"}}))
-    with pytest.raises(ValueError, match="fake.fail_while needs fake.fail"):
+    with pytest.raises(ValueError, match=r"fake\.fail_while needs fake\.fail"):
         load_vasp_settings(tmp_path / "bad.yaml")
     # like fail, the file is not part of any job's key
     assert "fail_while" not in VaspStudySettings(fake=fake).model_dump()["fake"]
