@@ -256,6 +256,7 @@ class JobRow:
     worker: str
     remote_id: str | None
     level: str | None = None  # a refinement's jobs: the level they compute (e.g. vasp:PBE)
+    refine: dict | None = None  # a refine job's record of what it picked (its stored_data)
 
 
 def _first_words(exc: Exception) -> str:
@@ -283,6 +284,7 @@ def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
                 worker=info.worker,
                 remote_id=str(info.remote.process_id) if info.remote and info.remote.process_id else None,
                 level=(info.metadata or {}).get("level"),
+                refine=(info.stored_data or {}).get("refine"),
             )
         )
     return rows

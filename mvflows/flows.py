@@ -323,6 +323,15 @@ def _user_entries(campaign: Campaign) -> list[dict] | None:
     return load_entries_file(campaign.stability.entries_file)
 
 
+def refine_job_uuids(flow: Flow) -> list[str]:
+    """uuids of a campaign Flow's refine jobs (whose ``stored_data`` says what they picked)."""
+    return [
+        job.uuid
+        for job, _ in flow.iterflow()
+        if isinstance(getattr(job.function, "__self__", None), RefineMaker)
+    ]
+
+
 def result_job_uuids(flow: Flow) -> set[str]:
     """uuids of the result jobs of a campaign Flow, pairs and paths (the ids of the results it writes)."""
     raw = {getattr(f, "original", f) for f in (pair_result, path_result)}

@@ -3,7 +3,7 @@
 import pytest
 from conftest import WORKFLOWS, error_lines, invoke
 
-from mvflows.refine import RefineSettings, at_level, select
+from mvflows.refine import RefineSettings, at_level, describe_picks, describe_rule, select
 
 
 def _doc(host, barrier, voltage=1.0, state="successful"):
@@ -168,6 +168,28 @@ def test_the_refine_job_adds_warm_vasp_graphs_of_the_picked_pairs():
         assert inputs[f"Ti2S4-{step}"] == (("a", "structure"),), step  # each VASP relax from the FF's
     assert inputs["Ti2S4-neb"] == (("a", "images"),)  # the NEB gate gets the FF band
     assert not any(uuid.startswith("Cr2S4") for uuid in inputs)
+    # what it picked, kept with the job (stored_data) for `mvflows run` and `mvflows status`
+    record = response.stored_data["refine"]
+    assert record == {
+        "level": "fake-vasp:PBE",
+        "by": "barrier_ev",
+        "of": 2,
+        "picked": [{"pair": "ZnTi2S4", "value": 0.6}],
+    }
+    assert describe_picks(record) == "refine: picked ZnTi2S4 (barrier_ev 0.6) of 2 pairs for fake-vasp:PBE"
+    merges = {j.name: j.metadata for j in added.jobs if j.name.startswith("levels")}
+    assert merges["levels Mg in Cr2S4"]["pair"] == "MgCr2S4" and "level" not in merges["levels Mg in Cr2S4"]
+
+
+def test_what_a_rule_will_pick_in_one_line():
+    rule = RefineSettings(top=2, where={"voltage_v": {"min": 0.5, "max": 3}})
+    assert describe_rule(rule, 12, "vasp:PBE") == (
+        "refine: the best 2 by barrier_ev (lowest first) with voltage_v >= 0.5 and voltage_v <= 3 "
+        "of the 12 pairs' successful force-field results go on to vasp:PBE"
+    )
+    assert describe_picks({"level": "vasp:PBE", "by": "voltage_v", "of": 3, "picked": []}) == (
+        "refine: picked none of 3 pairs for vasp:PBE"
+    )
 
 
 def test_status_lists_a_refined_pairs_jobs_at_their_level():

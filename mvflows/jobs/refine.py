@@ -22,7 +22,7 @@ from typing import Any
 from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, OutputReference, Response
 
 from mvflows.keys import KeyedMaker, job
-from mvflows.refine import RefineSettings, select
+from mvflows.refine import RefineSettings, picks_record, select
 from mvflows.schemas import PairResult
 from mvflows.store import RESULTS_STORE_NAME, publish_result
 from mvflows.structures.catalog import Host, pair_label
@@ -108,9 +108,17 @@ class RefineMaker(KeyedMaker):
 
         The refined jobs carry the pair and the level in their metadata (as a cluster run's pair
         jobs carry the pair), so ``mvflows status`` lists them apart and ``mvflows rerun PAIR``
-        reaches them.
+        reaches them; each merged result carries its pair. What was picked is the job's
+        ``stored_data`` (``refine``: :func:`mvflows.refine.picks_record`), which ``mvflows run``
+        and ``mvflows status`` print.
         """
-        picked = set(select(results, RefineSettings.model_validate(self.rule)))
+        rule = RefineSettings.model_validate(self.rule)
+        order = select(results, rule)
+        picked = set(order)
+        labels = [
+            pair_label(host, screen.intercalant) if screen else host.name
+            for screen, host in zip(results, hosts, strict=True)
+        ]
         jobs: list[Flow | Job] = []
         metals: dict[str, Job] = {}
         merged = []
@@ -131,6 +139,11 @@ class RefineMaker(KeyedMaker):
                 refined = flow.output
             merge = merge_levels(screen, refined, self.label if i in picked else None)
             merge.name = f"levels {screen.intercalant} in {screen.host}" if screen else "levels (no result)"
+            if screen:
+                merge.update_metadata({"pair": labels[i]})
             jobs.append(merge)
             merged.append(merge.output)
-        return Response(replace=Flow(jobs, output=merged, name=f"refine on {self.label}"))
+        return Response(
+            replace=Flow(jobs, output=merged, name=f"refine on {self.label}"),
+            stored_data={"refine": picks_record(results, order, labels, rule, self.label)},
+        )

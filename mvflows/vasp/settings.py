@@ -57,7 +57,9 @@ class FakeSettings(_Strict):
     @model_validator(mode="after")
     def _fail_while_needs_fail(self) -> FakeSettings:
         if self.fail_while is not None and not self.fail:
-            raise ValueError("fake.fail_while needs fake.fail (the job kinds that fail while the file exists)")
+            raise ValueError(
+                "fake.fail_while needs fake.fail (the job kinds that fail while the file exists)"
+            )
         return self
 
 
