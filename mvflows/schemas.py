@@ -89,6 +89,11 @@ class NebSummary(BaseModel):
     skipped_reason: str | None = None
     failure_reasons: list[str] = Field(default_factory=list)
     neb_job_uuid: str | None = None
+    band: list[Structure] | None = Field(
+        None,
+        description="the NEB's final band (its images, endpoints included): where a refinement's NEB "
+        "of the same hop starts; a reference to it must not point into a job added at run time",
+    )
     hops: list[HopBarrier] | None = Field(
         None, description="every distinct hop of a host (non-spinel campaigns)"
     )

@@ -86,6 +86,7 @@ def submit(
             f"{describe_rule(camp.refine, len(camp.pair_list()), label)}; "
             f"`mvflows status --project {jc.project.name}` says which, once they are in",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -120,7 +121,7 @@ def status(
     out.print(table)
     for r in rows:
         if r.refine:
-            out.print(describe_picks(r.refine), highlight=False)
+            out.print(describe_picks(r.refine), highlight=False, soft_wrap=True)
 
 
 def rerun(

@@ -263,7 +263,7 @@ def run_campaign(
     for line in notes(docs):
         out.print(line, highlight=False)
     for line in _refine_picks(js, flow):
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)
     for name, message in report.failed.items():
         err.print(f"failed job {name}: {message}", highlight=False, soft_wrap=True)
     ok = sum(d.get("state") == "successful" for d in docs)

@@ -124,6 +124,7 @@ def summarise_neb(
         converged=converged,
         failure_reasons=failures,
         neb_job_uuid=neb_job_uuid,
+        band=list(neb.images) if neb.images else None,
     )
 
 

@@ -92,8 +92,9 @@ def collect_limits(summaries: list[NebSummary | None], limits: list[str]) -> Neb
         kept[limit] = LimitResult(**summary.model_dump(include=set(LimitResult.model_fields)))
         failures += [f"{limit} limit: {r}" for r in summary.failure_reasons]
     first = next((s for lim, s in zip(limits, summaries, strict=True) if lim == limits[0]), None)
-    base = first.model_dump(exclude={"failure_reasons", "limits"}) if first is not None else {}
-    return NebSummary(**base, failure_reasons=failures, limits=kept)
+    base = first.model_dump(exclude={"failure_reasons", "limits", "band"}) if first is not None else {}
+    band = first.band if first is not None else None
+    return NebSummary(**base, band=band, failure_reasons=failures, limits=kept)
 
 
 def _ion_last(structure: Structure, intercalant: str) -> Structure:

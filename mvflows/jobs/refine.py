@@ -10,8 +10,10 @@ by the campaign's rule (:func:`mvflows.refine.select`) and is replaced at run ti
 * for every pair, :func:`merge_levels`, which writes the pair's one result document with
   each level (``levels``) and the headline level's numbers on top.
 
-The force-field jobs are found through the uuids their result records (``job_uuids``),
-so the added jobs are content-keyed like every other: a re-run reuses all of them.
+What the warm start needs of the force-field jobs comes in as the refine job's inputs
+(:func:`warm_inputs`, references made with the campaign's Flow), so the jobs it adds refer
+to nothing outside themselves: jobflow-remote refuses a dynamic Flow that does. The added
+jobs are content-keyed like every other: a re-run reuses all of them.
 """
 
 from __future__ import annotations
@@ -79,16 +81,31 @@ def merge_levels(
     return result
 
 
-def warm_start(screen: PairResult) -> tuple[dict[str, Any], OutputReference | None, OutputReference | None]:
-    """Where a pair's VASP jobs start: references to the force-field jobs' relaxed structures,
-    the relaxed metal, and the converged band (None when the screen ran no single NEB)."""
-    uuids = screen.job_uuids
-    start = {step: OutputReference(uuids[step]).structure for step in WARM_STEPS if uuids.get(step)}
-    metal = OutputReference(uuids["relax_metal"]).structure if uuids.get("relax_metal") else None
-    band = None
-    if screen.barrier_ev is not None and uuids.get("neb") and screen.neb_energies_ev and not screen.hops:
-        band = OutputReference(uuids["neb"]).images
-    return start, metal, band
+def warm_inputs(steps: dict[str, str | None]) -> dict[str, Any]:
+    """References to where a pair's VASP jobs would start, made when the campaign's Flow is built.
+
+    ``steps``: the uuids of the pair's force-field steps (:func:`mvflows.flows.pair_steps`):
+    the relaxed structures (charged host, site cells), the relaxed metal, and the band of the
+    NEB, which the NEB gate's final output carries (its NEB job is added at run time). They are
+    inputs of the refine job, resolved before it runs (jobflow-remote: by the runner, from
+    MongoDB): a job the refine job adds may not refer to another job outside what it adds.
+    """
+    return {
+        "start": {step: OutputReference(steps[step]).structure for step in WARM_STEPS if steps.get(step)},
+        "metal": OutputReference(steps["relax_metal"]).structure if steps.get("relax_metal") else None,
+        "band": OutputReference(steps["neb"]).band if steps.get("neb") else None,
+    }
+
+
+def warm_start(screen: PairResult, warm: dict[str, Any] | None) -> tuple[dict[str, Any], Any, Any]:
+    """The start structures, the metal and the band (None unless the screen ran one NEB to a
+    barrier) of a picked pair, from its resolved :func:`warm_inputs`."""
+    warm = warm or {}
+    start = {step: s for step, s in (warm.get("start") or {}).items() if s is not None}
+    band = warm.get("band")
+    if screen.barrier_ev is None or not screen.neb_energies_ev or screen.hops:
+        band = None
+    return start, warm.get("metal"), band or None
 
 
 @dataclass
@@ -102,7 +119,12 @@ class RefineMaker(KeyedMaker):
 
     @job(config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
     def make(
-        self, results: list[PairResult | None], hosts: list[Host], kinds: list[str], x_maxes: list[float]
+        self,
+        results: list[PairResult | None],
+        hosts: list[Host],
+        kinds: list[str],
+        x_maxes: list[float],
+        warm: list[dict[str, Any]] | None = None,
     ) -> Response:
         """Replaced at run time by the picked pairs' VASP graphs and every pair's merged result.
 
@@ -125,7 +147,7 @@ class RefineMaker(KeyedMaker):
         for i, (screen, host) in enumerate(zip(results, hosts, strict=True)):
             refined = None
             if i in picked:
-                start, metal_start, band = warm_start(screen)
+                start, metal_start, band = warm_start(screen, warm[i] if warm else None)
                 pairs = self.pair_makers[kinds[i]]
                 ion = screen.intercalant
                 if ion not in metals:
