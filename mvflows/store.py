@@ -390,11 +390,20 @@ def result_id_of(doc: dict[str, Any]) -> str:
 
 
 def latest_versions(docs: list[dict]) -> list[dict]:
-    """The most recently completed document of each (campaign, calculator, host, intercalant)."""
+    """The most recently completed document of each (campaign, calculator, host, intercalant).
+
+    A refined pair has two documents of its DFT calculator: the DFT level's own result and the
+    pair's merged result (``levels``), written after it; within the second that
+    ``completed_at`` resolves, the merged one wins.
+    """
+
+    def newer(doc: dict) -> tuple[str, bool]:
+        return str(doc.get("completed_at", "")), bool(doc.get("levels"))
+
     best: dict[tuple, dict] = {}
     for doc in docs:
         group = tuple(doc.get(k) for k in VERSION_GROUP)
-        if group not in best or str(doc.get("completed_at", "")) > str(best[group].get("completed_at", "")):
+        if group not in best or newer(doc) > newer(best[group]):
             best[group] = doc
     return list(best.values())
 

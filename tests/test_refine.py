@@ -224,3 +224,14 @@ def test_status_lists_a_refined_pairs_jobs_at_their_level():
         "ZnTi2S4": {"COMPLETED": 1},
         "ZnTi2S4 (vasp:PBE)": {"COMPLETED": 1, "FAILED": 1},
     }
+
+
+def test_a_refined_pair_reads_back_as_its_merged_result():
+    """The DFT level's own result and the merged one share calculator and pair; the merged one,
+    written after it, is the pair's latest even within one second of completed_at."""
+    from mvflows.store import latest_versions
+
+    own = {"campaign": "c", "calculator": "vasp:PBE", "host": "Ti2S4", "intercalant": "Zn"}
+    own["completed_at"] = "2025-01-01T00:00:00+00:00"
+    merged = {**own, "levels": {"vasp:PBE": {}, "forcefield:SevenNet": {}}, "headline_level": "vasp:PBE"}
+    assert latest_versions([own, merged]) == latest_versions([merged, own]) == [merged]

@@ -68,7 +68,8 @@ def merge_levels(
     own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
     result = PairResult(
         **{
-            **headline.model_dump(exclude={"fake_vasp"}),
+            # completed now, after the level's own result (the one document a reader should pick)
+            **headline.model_dump(exclude={"fake_vasp", "completed_at"}),
             "result_id": screen.result_id,
             "levels": levels,
             "headline_level": headline.calculator,
