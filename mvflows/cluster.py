@@ -256,6 +256,7 @@ class JobRow:
     worker: str
     remote_id: str | None
     level: str | None = None  # a refinement's jobs: the level they compute (e.g. vasp:PBE)
+    refine: dict | None = None  # a refine job's record of what it picked (its stored_data)
 
 
 def _first_words(exc: Exception) -> str:
@@ -283,6 +284,7 @@ def job_rows(project: str | None, pair: str | None = None) -> list[JobRow]:
                 worker=info.worker,
                 remote_id=str(info.remote.process_id) if info.remote and info.remote.process_id else None,
                 level=(info.metadata or {}).get("level"),
+                refine=(info.stored_data or {}).get("refine"),
             )
         )
     return rows
@@ -300,12 +302,10 @@ def rerun(project: str | None, target: str) -> list[str]:
     """Rerun the failed/killed jobs of a pair (``MgCr2S4``), or one job (db id or uuid).
 
     A job killed by ``scancel`` ends FAILED or REMOTE_ERROR once the runner notices;
-    jobflow-remote's rerun puts it back to READY and its children back to WAITING.
+    jobflow-remote's rerun puts it back to READY and its children back to WAITING. See
+    :func:`rerun_job` for a failed job whose dependants already ran without its output.
     """
-    from jobflow_remote.jobs.state import JobState
-
     jc = job_controller(project)
-    states = [JobState[s] for s in RERUN_STATES]
     try:
         has_pair = jc.count_jobs(metadata={"pair": target}) > 0
     except PyMongoError as exc:
@@ -313,7 +313,13 @@ def rerun(project: str | None, target: str) -> list[str]:
             f"cannot reach the queue database of project {jc.project.name}: {_first_words(exc)}"
         ) from None
     if has_pair:
-        return jc.rerun_jobs(metadata={"pair": target}, states=states, raise_on_error=False)
+        changed: list[str] = []
+        for info in sorted(jc.get_jobs_info(metadata={"pair": target}), key=lambda i: int(i.db_id)):
+            # an earlier rerun of this pair may have put this one back to WAITING already
+            (now,) = jc.get_jobs_info(db_ids=[str(info.db_id)])
+            if now.state.name in RERUN_STATES:
+                changed += rerun_job(jc, now)
+        return changed
     key = "db_ids" if target.isdigit() or "-" not in target else "job_ids"
     found = jc.get_jobs_info(db_ids=[target]) if key == "db_ids" else jc.get_jobs_info(job_ids=[(target, 1)])
     if not found:
@@ -325,4 +331,47 @@ def rerun(project: str | None, target: str) -> list[str]:
         raise ClusterError(
             f"job {info.db_id} ({info.name}) is {info.state.name}; only {'/'.join(RERUN_STATES)} jobs rerun"
         )
-    return jc.rerun_job(db_id=str(info.db_id))
+    return rerun_job(jc, info)
+
+
+def rerun_job(jc, info) -> list[str]:
+    """One FAILED/REMOTE_ERROR job back to READY, and every job after it back to WAITING.
+
+    mvflows' summaries (an NEB summary, a pair result, a refined pair's merged levels) run
+    when a job before them failed, to record why: by the time the failed job is rerun they are
+    COMPLETED, which jobflow-remote's plain rerun refuses. Their documents say "failed", so
+    they must run again, as ``mvflows run`` runs them again; this rerun forces that, unless one
+    of the jobs after the failed one is still running (then it stops with one line).
+    """
+    from jobflow_remote.jobs.data import FlowDoc
+    from jobflow_remote.jobs.state import RUNNING_STATES_V
+
+    db_id = str(info.db_id)
+    try:
+        return jc.rerun_job(db_id=db_id)
+    except ValueError as exc:
+        if "is not acceptable" not in str(exc):
+            raise ClusterError(
+                f"cannot rerun job {db_id} ({info.name}): {str(exc).splitlines()[0]}"
+            ) from None
+    flow = FlowDoc.model_validate(jc.flows.find_one({"jobs": info.uuid}))
+    after = flow.descendants(info.uuid)
+    busy = list(
+        jc.jobs.find(
+            {
+                "$or": [{"uuid": uuid, "index": index} for uuid, index in after] or [{"uuid": None}],
+                "state": {"$in": RUNNING_STATES_V},
+            },
+            {"db_id": 1, "state": 1},
+        )
+    )
+    if busy:
+        running = ", ".join(f"{d['db_id']} {d['state']}" for d in busy)
+        raise ClusterError(
+            f"job {db_id} ({info.name}): jobs after it are still running ({running}); "
+            "rerun it once they finish"
+        )
+    try:
+        return jc.rerun_job(db_id=db_id, force=True)
+    except ValueError as exc:
+        raise ClusterError(f"cannot rerun job {db_id} ({info.name}): {str(exc).splitlines()[0]}") from None

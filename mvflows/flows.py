@@ -18,6 +18,7 @@ references and competing phases, shared by the pairs), then one committee result
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from mvflows.jobs.gate import neb_gate
 from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.jobs.hops import MigrationGraphHopsMaker, SpinelHopsMaker
 from mvflows.jobs.paths import PathNebMaker
-from mvflows.jobs.refine import RefineMaker
+from mvflows.jobs.refine import RefineMaker, warm_inputs
 from mvflows.jobs.results import committee_result, pair_result, path_result
 from mvflows.jobs.sites import FileSitesMaker, InsertionSitesMaker, SpinelSitesMaker
 from mvflows.jobs.stability import StabilityMaker
@@ -210,7 +211,8 @@ class CampaignMaker(Maker):
         metals: dict[tuple[int, str], Job] = {}  # (member, intercalant) -> its metal reference
         phase_caches: dict[int, dict[str, Job]] = {}  # member -> competing phase -> its relax
         flows: list[Flow | Job] = []
-        screened: list[tuple[Any, Host, str, float]] = []  # (result, host, kind, x) of every pair
+        # (result, host, kind, x, step uuids) of every pair
+        screened: list[tuple[Any, Host, str, float, dict]] = []
         for pair in campaign.pair_list():
             host = campaign.host_of(pair)
             kind = host_kind(host)
@@ -241,11 +243,12 @@ class CampaignMaker(Maker):
                 flows.append(pairs.make(host, ion, x, metals=own_metals, phases=member_phases))
             else:
                 flows.append(pairs.make(host, ion, x, metal=metals[0, ion], phases=member_phases[0]))
-            screened.append((flows[-1].output, host, kind, x))
+            steps = pair_steps(flows[-1]) if campaign.refine is not None else {}
+            screened.append((flows[-1].output, host, kind, x, steps))
         if campaign.refine is not None and screened:
-            refine = refine_maker_for(campaign, sorted({kind for _, _, kind, _ in screened}))
-            results, hosts, kinds, xs = (list(column) for column in zip(*screened, strict=True))
-            flows.append(refine.make(results, hosts, kinds, xs))
+            refine = refine_maker_for(campaign, sorted({row[2] for row in screened}))
+            results, hosts, kinds, xs, steps = (list(column) for column in zip(*screened, strict=True))
+            flows.append(refine.make(results, hosts, kinds, xs, [warm_inputs(s) for s in steps]))
             flows[-1].name = f"refine {campaign.name} on {refine.label}"
         if campaign.paths:
             paths = path_maker_for(campaign)
@@ -421,6 +424,26 @@ def _user_entries(campaign: Campaign) -> list[dict] | None:
     from mvflows.stability import load_entries_file
 
     return load_entries_file(campaign.stability.entries_file)
+
+
+def pair_steps(pair_flow: Flow) -> dict[str, str | None]:
+    """The uuids of a pair graph's steps, as its result job records them (``job_uuids``); a
+    committee's: its headline member's (the first member's graph)."""
+    raw = getattr(pair_result, "original", pair_result)
+    for job, _ in pair_flow.iterflow():
+        if getattr(job.function, "original", job.function) is raw:
+            bound = inspect.signature(raw).bind(*job.function_args, **job.function_kwargs)
+            return dict(bound.arguments["job_uuids"])
+    raise ValueError(f"{pair_flow.name}: no pair result job")
+
+
+def refine_job_uuids(flow: Flow) -> list[str]:
+    """uuids of a campaign Flow's refine jobs (whose ``stored_data`` says what they picked)."""
+    return [
+        job.uuid
+        for job, _ in flow.iterflow()
+        if isinstance(getattr(job.function, "__self__", None), RefineMaker)
+    ]
 
 
 def result_job_uuids(flow: Flow) -> set[str]:

@@ -126,6 +126,51 @@ def select(docs: list[Any], rule: RefineSettings) -> list[int]:
     return ranked[: rule.top]
 
 
+def picks_record(
+    docs: list[Any], picked: list[int], pairs: list[str], rule: RefineSettings, level: str
+) -> dict:
+    """What a refine job picked, as it keeps it (the job's ``stored_data``, for run and status)."""
+    return {
+        "level": level,
+        "by": rule.by,
+        "of": len(docs),
+        "picked": [{"pair": pairs[i], "value": _get(docs[i], rule.by)} for i in picked],
+    }
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, int | float) else "n/a"
+
+
+def describe_picks(record: dict[str, Any]) -> str:
+    """One line: ``refine: picked MgCr2S4 (barrier_ev 0.61) of 2 pairs for fake-vasp:PBE``."""
+    by = record.get("by", "")
+    names = ", ".join(f"{p['pair']} ({by} {_number(p.get('value'))})" for p in record.get("picked") or [])
+    return f"refine: picked {names or 'none'} of {record.get('of', '?')} pairs for {record.get('level', '?')}"
+
+
+def describe_rule(rule: RefineSettings, n_pairs: int, level: str) -> str:
+    """One line saying what a campaign's refine will pick, before the force-field results exist."""
+    order = "highest" if rule.descending else "lowest"
+    what = f"the best {rule.top} by {rule.by} ({order} first)" if rule.top else "every pair"
+    tests = [
+        " and ".join(
+            part
+            for part in (
+                f"{name} >= {t.min:g}" if t.min is not None else "",
+                f"{name} <= {t.max:g}" if t.max is not None else "",
+            )
+            if part
+        )
+        for name, t in rule.where.items()
+    ]
+    passing = f" with {', '.join(tests)}" if tests else ""
+    return (
+        f"refine: {what}{passing} of the {n_pairs} pairs' {'/'.join(rule.states)} force-field results "
+        f"go on to {level}"
+    )
+
+
 def at_level(doc: dict[str, Any], level: str) -> dict[str, Any] | None:
     """A result document as one level of fidelity saw it, or None when it has no such level.
 

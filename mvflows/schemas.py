@@ -117,6 +117,11 @@ class NebSummary(BaseModel):
     flag_reasons: list[str] = Field(
         default_factory=list, description="every flagged check of every band computed (limits, hops)"
     )
+    band: list[Structure] | None = Field(
+        None,
+        description="the NEB's final band (its images, endpoints included): where a refinement's NEB "
+        "of the same hop starts; a reference to it must not point into a job added at run time",
+    )
     hops: list[HopBarrier] | None = Field(
         None, description="every distinct hop of a host (non-spinel campaigns)"
     )

@@ -397,11 +397,20 @@ def _committee_of(doc: dict[str, Any]) -> tuple[str, ...]:
 
 def latest_versions(docs: list[dict]) -> list[dict]:
     """The most recently completed document of each (campaign, calculator, host, intercalant), a
-    committee's result apart from its headline member's own."""
+    committee's result apart from its headline member's own.
+
+    A refined pair has two documents of its DFT calculator: the DFT level's own result and the
+    pair's merged result (``levels``), written after it; within the second that
+    ``completed_at`` resolves, the merged one wins.
+    """
+
+    def newer(doc: dict) -> tuple[str, bool]:
+        return str(doc.get("completed_at", "")), bool(doc.get("levels"))
+
     best: dict[tuple, dict] = {}
     for doc in docs:
         group = (*(doc.get(k) for k in VERSION_GROUP), _committee_of(doc))
-        if group not in best or str(doc.get("completed_at", "")) > str(best[group].get("completed_at", "")):
+        if group not in best or newer(doc) > newer(best[group]):
             best[group] = doc
     return list(best.values())
 

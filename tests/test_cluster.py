@@ -161,6 +161,58 @@ def test_submit_refuses_jobs_already_in_the_queue(campaign_file):
     assert "db ids 1-7; COMPLETED 2" in msg and "jf -p p admin reset" in msg and "\n" not in msg
 
 
+def _queue_of(*jobs):
+    """A jobflow-remote queue in memory (mongomock) holding one flow of ``jobs``."""
+    from types import SimpleNamespace
+
+    from jobflow import Flow
+    from jobflow_remote.jobs.jobcontroller import JobController
+    from maggma.stores import MemoryStore
+
+    jc = JobController(queue_store=MemoryStore("jobs"), jobstore=_memory_store())
+    workers = {"w": SimpleNamespace(is_local=True)}
+    jc.project = SimpleNamespace(name="mem", queue=SimpleNamespace(db_id_prefix=None), workers=workers)
+    jc.reset()
+    return jc, jc.add_flow(Flow(list(jobs)), worker="w")
+
+
+def test_rerun_of_a_failed_job_whose_summaries_ran(monkeypatch):
+    """A failed VASP job's summaries (NEB summary, pair result: OnMissing.NONE) run to say it failed;
+    jobflow-remote's plain rerun refuses a job whose children COMPLETED, mvflows rerun runs them again,
+    but not while one of them is still running."""
+    from jobflow import JobConfig, OnMissing, job
+
+    import mvflows.cluster as cluster
+
+    @job
+    def neb(x):
+        return x
+
+    @job(config=JobConfig(on_missing_references=OnMissing.NONE))
+    def summary(x):
+        return x
+
+    crashed = neb(1)
+    first = summary(crashed.output)
+    second = summary(first.output)
+    jc, ids = _queue_of(crashed, first, second)
+    jc.jobs.update_one({"uuid": crashed.uuid}, {"$set": {"state": "FAILED"}})
+    jc.jobs.update_one({"uuid": first.uuid}, {"$set": {"state": "COMPLETED"}})
+    jc.jobs.update_one({"uuid": second.uuid}, {"$set": {"state": "RUNNING"}})
+    with pytest.raises(ValueError, match="COMPLETED which is not acceptable"):
+        jc.rerun_job(db_id=ids[0])
+    monkeypatch.setattr(cluster, "job_controller", lambda _project: jc)
+    with pytest.raises(cluster.ClusterError, match=rf"jobs after it are still running \({ids[2]} RUNNING\)"):
+        cluster.rerun("mem", ids[0])
+    jc.jobs.update_one({"uuid": second.uuid}, {"$set": {"state": "COMPLETED"}})
+    assert sorted(cluster.rerun("mem", ids[0])) == sorted(ids)
+    assert {i.db_id: i.state.name for i in jc.get_jobs_info()} == {
+        ids[0]: "READY",
+        ids[1]: "WAITING",
+        ids[2]: "WAITING",
+    }
+
+
 def _memory_store():
     from jobflow import JobStore
     from maggma.stores import MemoryStore

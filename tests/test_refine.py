@@ -3,7 +3,7 @@
 import pytest
 from conftest import WORKFLOWS, error_lines, invoke
 
-from mvflows.refine import RefineSettings, at_level, select
+from mvflows.refine import RefineSettings, at_level, describe_picks, describe_rule, select
 
 
 def _doc(host, barrier, voltage=1.0, state="successful"):
@@ -117,7 +117,9 @@ def test_the_refine_job_adds_warm_vasp_graphs_of_the_picked_pairs():
     """The refinement built and replaced in memory (no compute): one job after the screen, the
     screen's jobs those of workflows/smoke.yaml, the picked pair's VASP jobs started from the
     force-field jobs' outputs."""
-    from jobflow import Flow, OutputReference
+    from jobflow import Flow
+    from jobflow.core.flow import get_flow
+    from pymatgen.core import Lattice, Structure
 
     from mvflows.campaign import load_campaign
     from mvflows.flows import CampaignMaker
@@ -135,7 +137,15 @@ def test_the_refine_job_adds_warm_vasp_graphs_of_the_picked_pairs():
     assert len(uuids(flow) - uuids(screen)) == 3 and len(uuids(screen) - uuids(flow)) == 2
     assert CampaignMaker().make(refine_campaign).jobs[-1].uuid == refine.uuid  # content-keyed
 
-    _results, hosts, kinds, xs = refine.function_args
+    _results, hosts, kinds, xs, warm = refine.function_args
+    # the warm start's force-field outputs are the refine job's inputs, made with the Flow
+    by_name = {j.name: j for j, _ in flow.iterflow()}
+    ti = warm[1]
+    assert ti["start"]["relax_charged"].uuid == by_name["relax Ti2S4"].uuid
+    assert ti["start"]["relax_charged"].attributes == (("a", "structure"),)
+    assert set(ti["start"]) == {"relax_charged", "relax_tet", "relax_oct"}
+    assert ti["metal"].uuid == by_name["relax Zn metal"].uuid
+    assert (ti["band"].uuid, ti["band"].attributes) == (by_name["NEB screen ZnTi2S4"].uuid, (("a", "band"),))
     steps = ("relax_charged", "relax_metal", "relax_tet", "relax_oct", "neb")
     docs = [
         PairResult(
@@ -151,23 +161,55 @@ def test_the_refine_job_adds_warm_vasp_graphs_of_the_picked_pairs():
         )
         for host, ion, barrier in zip(hosts, ("Mg", "Zn"), (0.7, 0.6), strict=True)
     ]
+    # ... resolved before it runs: structures (marked by their lattice), the band a list of them
+    marked = {step: Structure(Lattice.cubic(3 + i), ["Zn"], [[0, 0, 0]]) for i, step in enumerate(steps)}
+    resolved = [
+        {
+            "start": {k: marked[k] for k in ("relax_charged", "relax_tet", "relax_oct")},
+            "metal": marked["relax_metal"],
+            "band": [marked["neb"]] * 3,
+        }
+    ] * 2
     run = refine.function.original  # what the job runs: the maker's undecorated make
-    response = run(refine.function.__self__, docs, hosts, kinds, xs)
+    response = run(refine.function.__self__, docs, hosts, kinds, xs, resolved)
     added = response.replace
     names = [j.name for j in added.jobs]
     assert {"levels Mg in Cr2S4", "levels Zn in Ti2S4"} <= set(names)  # every pair's merged result
     (vasp,) = [j for j in added.jobs if isinstance(j, Flow)]
     assert vasp.name == "Zn in Ti2S4 on fake-vasp:PBE"  # the lower barrier, top: 1
-    inputs = {
-        ref.uuid: ref.attributes
+    # jobflow-remote refuses a dynamic Flow referring to jobs outside it: nothing here does
+    get_flow(added)
+    given = {
+        round(arg.lattice.a)
         for job, _ in added.iterflow()
         for arg in (*job.function_args, *job.function_kwargs.values())
-        for ref in ([arg] if isinstance(arg, OutputReference) else [])
+        if isinstance(arg, Structure)
     }
-    for step in ("relax_charged", "relax_metal", "relax_tet", "relax_oct"):
-        assert inputs[f"Ti2S4-{step}"] == (("a", "structure"),), step  # each VASP relax from the FF's
-    assert inputs["Ti2S4-neb"] == (("a", "images"),)  # the NEB gate gets the FF band
-    assert not any(uuid.startswith("Cr2S4") for uuid in inputs)
+    assert {3, 4, 5, 6} <= given  # each VASP relax from the FF's structure (charged, metal, tet, oct)
+    (gate,) = [j for j, _ in added.iterflow() if j.name == "NEB screen ZnTi2S4"]
+    assert gate.function_kwargs["warm_band"] == [marked["neb"]] * 3  # the NEB gate gets the FF band
+    # what it picked, kept with the job (stored_data) for `mvflows run` and `mvflows status`
+    record = response.stored_data["refine"]
+    assert record == {
+        "level": "fake-vasp:PBE",
+        "by": "barrier_ev",
+        "of": 2,
+        "picked": [{"pair": "ZnTi2S4", "value": 0.6}],
+    }
+    assert describe_picks(record) == "refine: picked ZnTi2S4 (barrier_ev 0.6) of 2 pairs for fake-vasp:PBE"
+    merges = {j.name: j.metadata for j in added.jobs if j.name.startswith("levels")}
+    assert merges["levels Mg in Cr2S4"]["pair"] == "MgCr2S4" and "level" not in merges["levels Mg in Cr2S4"]
+
+
+def test_what_a_rule_will_pick_in_one_line():
+    rule = RefineSettings(top=2, where={"voltage_v": {"min": 0.5, "max": 3}})
+    assert describe_rule(rule, 12, "vasp:PBE") == (
+        "refine: the best 2 by barrier_ev (lowest first) with voltage_v >= 0.5 and voltage_v <= 3 "
+        "of the 12 pairs' successful force-field results go on to vasp:PBE"
+    )
+    assert describe_picks({"level": "vasp:PBE", "by": "voltage_v", "of": 3, "picked": []}) == (
+        "refine: picked none of 3 pairs for vasp:PBE"
+    )
 
 
 def test_status_lists_a_refined_pairs_jobs_at_their_level():
@@ -182,3 +224,14 @@ def test_status_lists_a_refined_pairs_jobs_at_their_level():
         "ZnTi2S4": {"COMPLETED": 1},
         "ZnTi2S4 (vasp:PBE)": {"COMPLETED": 1, "FAILED": 1},
     }
+
+
+def test_a_refined_pair_reads_back_as_its_merged_result():
+    """The DFT level's own result and the merged one share calculator and pair; the merged one,
+    written after it, is the pair's latest even within one second of completed_at."""
+    from mvflows.store import latest_versions
+
+    own = {"campaign": "c", "calculator": "vasp:PBE", "host": "Ti2S4", "intercalant": "Zn"}
+    own["completed_at"] = "2025-01-01T00:00:00+00:00"
+    merged = {**own, "levels": {"vasp:PBE": {}, "forcefield:SevenNet": {}}, "headline_level": "vasp:PBE"}
+    assert latest_versions([own, merged]) == latest_versions([merged, own]) == [merged]

@@ -313,6 +313,34 @@ def test_executable_crashes_a_kind_it_is_told_to_fail(tmp_path, calc, spec, caps
     assert "unknown job kind(s) to fail: nonsense" in json.loads((d / ERROR_FILE).read_text())["message"]
 
 
+def test_a_failure_can_be_cleared_under_queued_jobs(tmp_path, calc, spec, capsys, monkeypatch):
+    """``fake.fail_while: FILE``: the kinds in ``fail`` crash while FILE exists; deleted, the same
+    command (a queued job's, unchanged) runs them. The file is found from the settings file."""
+    from mvflows.testing.fake_vasp import fail_kinds, run_vasp_kwargs
+
+    monkeypatch.delenv(FAIL_ENV, raising=False)
+    (tmp_path / "vasp.yaml").write_text(yaml.safe_dump({"fake": {"fail": ["neb"], "fail_while": "fail-neb"}}))
+    fake = load_vasp_settings(tmp_path / "vasp.yaml").fake
+    flag = tmp_path / "fail-neb"
+    assert fake.fail_while == str(flag)  # absolute: where the job runs, not where it was read
+    assert run_vasp_kwargs(fake)["vasp_cmd"] == f"mvflows-fake-vasp --fail neb --fail-while {flag}"
+    flag.touch()
+    assert fail_kinds("neb", flag) == {"neb"}
+    maker = calc.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps)
+    d = _write(tmp_path / "job", maker, charged_spinel("Cr"), "relax", False, spec=spec)
+    assert fake_vasp_main(["--dir", str(d), "--fail", "relax", "--fail-while", str(flag)]) == 1
+    assert f"while {flag} exists (fake.fail_while): delete that file" in capsys.readouterr().out
+    flag.unlink()
+    assert fail_kinds("neb", flag) == set()
+    monkeypatch.setenv(FAIL_ENV, "static")  # the environment's kinds do not depend on the file
+    assert fail_kinds("neb", flag) == {"static"}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"fake": {"fail_while": "x"}}))
+    with pytest.raises(ValueError, match=r"fake\.fail_while needs fake\.fail"):
+        load_vasp_settings(tmp_path / "bad.yaml")
+    # like fail, the file is not part of any job's key
+    assert "fail_while" not in VaspStudySettings(fake=fake).model_dump()["fake"]
+
+
 def test_executable_needs_the_campaigns_spec(tmp_path, calc, spec):
     maker = calc.relax_maker(relax_cell=False, fmax=spec.endpoint_fmax, steps=spec.endpoint_steps)
     d = _write(tmp_path, maker, charged_spinel("Cr"), "relax", False)  # a marker without fake_spec

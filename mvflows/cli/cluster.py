@@ -76,16 +76,33 @@ def submit(
         f"(db ids {db_ids[0]}-{db_ids[-1]}) to project {jc.project.name}",
         highlight=False,
     )
+    if camp.refine is not None:
+        from mvflows.calculators import calculator_for
+        from mvflows.flows import refined_campaign
+        from mvflows.refine import describe_rule
+
+        label = calculator_for(refined_campaign(camp).calculator).label
+        out.print(
+            f"{describe_rule(camp.refine, len(camp.pair_list()), label)}; "
+            f"`mvflows status --project {jc.project.name}` says which, once they are in",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def status(
     project: str | None = PROJECT_OPT,
     jobs: bool = typer.Option(False, "--jobs", help="one line per job instead of per pair"),
 ) -> None:
-    """Job states per pair (jobs shared by pairs, like metal references, under '(shared)')."""
+    """Job states per pair (jobs shared by pairs, like metal references, under '(shared)').
+
+    A refined pair's jobs on DFT are listed as ``PAIR (LEVEL)``; what each refine job picked
+    follows the table (``refine: picked ...``).
+    """
     from rich.table import Table
 
     from mvflows.cluster import ClusterError, job_rows, states_per_pair
+    from mvflows.refine import describe_picks
 
     try:
         rows = job_rows(project)
@@ -102,6 +119,9 @@ def status(
                 pair, str(sum(counts.values())), ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
             )
     out.print(table)
+    for r in rows:
+        if r.refine:
+            out.print(describe_picks(r.refine), highlight=False, soft_wrap=True)
 
 
 def rerun(

@@ -269,6 +269,8 @@ def run_campaign(
     out.print(table(docs, title=f"{camp.name} ({calc.label})"))
     for line in notes(docs):
         out.print(line, highlight=False)
+    for line in _refine_picks(js, flow):
+        out.print(line, highlight=False, soft_wrap=True)
     for name, message in report.failed.items():
         err.print(f"failed job {name}: {message}", highlight=False, soft_wrap=True)
     ok = sum(d.get("state") == "successful" for d in docs)
@@ -293,6 +295,21 @@ def run_campaign(
         soft_wrap=True,
     )
     return ok == expected
+
+
+def _refine_picks(js, flow) -> list[str]:
+    """What each refine job of the run picked, from its stored_data (``refine: picked ...``)."""
+    from mvflows.flows import refine_job_uuids
+    from mvflows.refine import describe_picks
+
+    lines = []
+    for uuid in refine_job_uuids(flow):
+        doc = js.docs_store.query_one(
+            {"uuid": uuid, "stored_data.refine": {"$exists": True}}, properties=["stored_data"]
+        )
+        if doc:
+            lines.append(describe_picks(doc["stored_data"]["refine"]))
+    return lines
 
 
 def _refine_available_or_fail(camp) -> None:

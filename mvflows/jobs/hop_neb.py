@@ -152,6 +152,7 @@ def summarise_neb(
         neb_job_uuid=neb_job_uuid,
         plausibility=checks,
         flag_reasons=plausibility.flag_reasons(checks),
+        band=list(neb.images) if neb.images else None,
     )
 
 

@@ -94,10 +94,10 @@ def collect_limits(summaries: list[NebSummary | None], limits: list[str]) -> Neb
         failures += [f"{limit} limit: {r}" for r in summary.failure_reasons]
         flags += [f"{limit} limit: {r}" for r in summary.flag_reasons]
     first = next((s for lim, s in zip(limits, summaries, strict=True) if lim == limits[0]), None)
-    base = (
-        first.model_dump(exclude={"failure_reasons", "flag_reasons", "limits"}) if first is not None else {}
-    )
-    return NebSummary(**base, failure_reasons=failures, flag_reasons=flags, limits=kept)
+    dropped = {"failure_reasons", "flag_reasons", "limits", "band"}
+    base = first.model_dump(exclude=dropped) if first is not None else {}
+    band = first.band if first is not None else None
+    return NebSummary(**base, band=band, failure_reasons=failures, flag_reasons=flags, limits=kept)
 
 
 def _ion_last(structure: Structure, intercalant: str) -> Structure:

@@ -10,8 +10,10 @@ by the campaign's rule (:func:`mvflows.refine.select`) and is replaced at run ti
 * for every pair, :func:`merge_levels`, which writes the pair's one result document with
   each level (``levels``) and the headline level's numbers on top.
 
-The force-field jobs are found through the uuids their result records (``job_uuids``),
-so the added jobs are content-keyed like every other: a re-run reuses all of them.
+What the warm start needs of the force-field jobs comes in as the refine job's inputs
+(:func:`warm_inputs`, references made with the campaign's Flow), so the jobs it adds refer
+to nothing outside themselves: jobflow-remote refuses a dynamic Flow that does. The added
+jobs are content-keyed like every other: a re-run reuses all of them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, OutputReference, Response
 
 from mvflows.keys import KeyedMaker, job
-from mvflows.refine import RefineSettings, select
+from mvflows.refine import RefineSettings, picks_record, select
 from mvflows.schemas import PairResult
 from mvflows.store import RESULTS_STORE_NAME, publish_result
 from mvflows.structures.catalog import Host, pair_label
@@ -66,7 +68,8 @@ def merge_levels(
     own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
     result = PairResult(
         **{
-            **headline.model_dump(exclude={"fake_vasp"}),
+            # completed now, after the level's own result (the one document a reader should pick)
+            **headline.model_dump(exclude={"fake_vasp", "completed_at"}),
             "result_id": screen.result_id,
             "levels": levels,
             "headline_level": headline.calculator,
@@ -79,16 +82,31 @@ def merge_levels(
     return result
 
 
-def warm_start(screen: PairResult) -> tuple[dict[str, Any], OutputReference | None, OutputReference | None]:
-    """Where a pair's VASP jobs start: references to the force-field jobs' relaxed structures,
-    the relaxed metal, and the converged band (None when the screen ran no single NEB)."""
-    uuids = screen.job_uuids
-    start = {step: OutputReference(uuids[step]).structure for step in WARM_STEPS if uuids.get(step)}
-    metal = OutputReference(uuids["relax_metal"]).structure if uuids.get("relax_metal") else None
-    band = None
-    if screen.barrier_ev is not None and uuids.get("neb") and screen.neb_energies_ev and not screen.hops:
-        band = OutputReference(uuids["neb"]).images
-    return start, metal, band
+def warm_inputs(steps: dict[str, str | None]) -> dict[str, Any]:
+    """References to where a pair's VASP jobs would start, made when the campaign's Flow is built.
+
+    ``steps``: the uuids of the pair's force-field steps (:func:`mvflows.flows.pair_steps`):
+    the relaxed structures (charged host, site cells), the relaxed metal, and the band of the
+    NEB, which the NEB gate's final output carries (its NEB job is added at run time). They are
+    inputs of the refine job, resolved before it runs (jobflow-remote: by the runner, from
+    MongoDB): a job the refine job adds may not refer to another job outside what it adds.
+    """
+    return {
+        "start": {step: OutputReference(steps[step]).structure for step in WARM_STEPS if steps.get(step)},
+        "metal": OutputReference(steps["relax_metal"]).structure if steps.get("relax_metal") else None,
+        "band": OutputReference(steps["neb"]).band if steps.get("neb") else None,
+    }
+
+
+def warm_start(screen: PairResult, warm: dict[str, Any] | None) -> tuple[dict[str, Any], Any, Any]:
+    """The start structures, the metal and the band (None unless the screen ran one NEB to a
+    barrier) of a picked pair, from its resolved :func:`warm_inputs`."""
+    warm = warm or {}
+    start = {step: s for step, s in (warm.get("start") or {}).items() if s is not None}
+    band = warm.get("band")
+    if screen.barrier_ev is None or not screen.neb_energies_ev or screen.hops:
+        band = None
+    return start, warm.get("metal"), band or None
 
 
 @dataclass
@@ -102,22 +120,35 @@ class RefineMaker(KeyedMaker):
 
     @job(config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
     def make(
-        self, results: list[PairResult | None], hosts: list[Host], kinds: list[str], x_maxes: list[float]
+        self,
+        results: list[PairResult | None],
+        hosts: list[Host],
+        kinds: list[str],
+        x_maxes: list[float],
+        warm: list[dict[str, Any]] | None = None,
     ) -> Response:
         """Replaced at run time by the picked pairs' VASP graphs and every pair's merged result.
 
         The refined jobs carry the pair and the level in their metadata (as a cluster run's pair
         jobs carry the pair), so ``mvflows status`` lists them apart and ``mvflows rerun PAIR``
-        reaches them.
+        reaches them; each merged result carries its pair. What was picked is the job's
+        ``stored_data`` (``refine``: :func:`mvflows.refine.picks_record`), which ``mvflows run``
+        and ``mvflows status`` print.
         """
-        picked = set(select(results, RefineSettings.model_validate(self.rule)))
+        rule = RefineSettings.model_validate(self.rule)
+        order = select(results, rule)
+        picked = set(order)
+        labels = [
+            pair_label(host, screen.intercalant) if screen else host.name
+            for screen, host in zip(results, hosts, strict=True)
+        ]
         jobs: list[Flow | Job] = []
         metals: dict[str, Job] = {}
         merged = []
         for i, (screen, host) in enumerate(zip(results, hosts, strict=True)):
             refined = None
             if i in picked:
-                start, metal_start, band = warm_start(screen)
+                start, metal_start, band = warm_start(screen, warm[i] if warm else None)
                 pairs = self.pair_makers[kinds[i]]
                 ion = screen.intercalant
                 if ion not in metals:
@@ -131,6 +162,11 @@ class RefineMaker(KeyedMaker):
                 refined = flow.output
             merge = merge_levels(screen, refined, self.label if i in picked else None)
             merge.name = f"levels {screen.intercalant} in {screen.host}" if screen else "levels (no result)"
+            if screen:
+                merge.update_metadata({"pair": labels[i]})
             jobs.append(merge)
             merged.append(merge.output)
-        return Response(replace=Flow(jobs, output=merged, name=f"refine on {self.label}"))
+        return Response(
+            replace=Flow(jobs, output=merged, name=f"refine on {self.label}"),
+            stored_data={"refine": picks_record(results, order, labels, rule, self.label)},
+        )

@@ -20,6 +20,8 @@ worker processes, a jobflow-remote job on SLURM). In the job directory it
 
 A job kind named in the settings' ``fake.fail`` (or ``$MVFLOWS_FAKE_VASP_FAIL``) crashes
 instead: no outputs, exit code 1, which custodian reports as VASP's (``ValidationError``).
+With ``fake.fail_while: FILE`` it crashes only while FILE exists, so a failure can be
+cleared under jobs already queued (delete the file, then rerun the failed job).
 
 Every file says "fake VASP"; the campaign's calculator label is ``fake-vasp:...`` and
 the stored pair results carry ``fake_vasp: true``. :func:`fake_vasp` runs the same
@@ -34,6 +36,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -390,8 +393,14 @@ def spec_of(marker: dict) -> FakeVaspSpec:
     return FakeVaspSpec.from_dict(marker["fake_spec"])
 
 
-def fail_kinds(requested: str | list[str] | tuple[str, ...] | None = None) -> set[str]:
-    """Job kinds to fail: ``requested`` (``--fail``) and ``$MVFLOWS_FAKE_VASP_FAIL``."""
+def fail_kinds(
+    requested: str | list[str] | tuple[str, ...] | None = None, while_file: str | Path | None = None
+) -> set[str]:
+    """Job kinds to fail: ``requested`` (``--fail``) and ``$MVFLOWS_FAKE_VASP_FAIL``.
+
+    With ``while_file`` (``--fail-while``, the settings' ``fake.fail_while``) the requested kinds
+    fail only while that file exists; the environment's always do.
+    """
     words: list[str] = []
     for item in ([requested] if isinstance(requested, str) else list(requested or ())) + [
         os.environ.get(FAIL_ENV, "")
@@ -402,6 +411,8 @@ def fail_kinds(requested: str | list[str] | tuple[str, ...] | None = None) -> se
         raise ValueError(
             f"unknown job kind(s) to fail: {', '.join(unknown)} (kinds: {', '.join(FAKE_FAIL_KINDS)})"
         )
+    if while_file is not None and not Path(while_file).exists():
+        return fail_kinds(None)  # the file is gone: only the environment's kinds still fail
     return set(words)
 
 
@@ -413,11 +424,17 @@ def _clear_outputs(directory: Path) -> None:
             (folder / name).unlink(missing_ok=True)
 
 
-def run_job(directory: str | Path, spec: FakeVaspSpec | None = None, fail: set[str] | None = None) -> dict:
+def run_job(
+    directory: str | Path,
+    spec: FakeVaspSpec | None = None,
+    fail: set[str] | None = None,
+    while_file: str | Path | None = None,
+) -> dict:
     """Fake VASP in one job directory: check its inputs, then fail (if told to) or run the surrogate.
 
-    ``spec`` defaults to the marker's ``fake_spec``; ``fail``: job kinds to crash. Returns
-    the marker. Raises FakeVaspInputError (wrong inputs) or FakeVaspFailure (told to fail).
+    ``spec`` defaults to the marker's ``fake_spec``; ``fail``: job kinds to crash; ``while_file``:
+    the file whose existence made them crash (named in the message). Returns the marker.
+    Raises FakeVaspInputError (wrong inputs) or FakeVaspFailure (told to fail).
     """
     directory = Path(directory)
     _clear_outputs(directory)
@@ -427,9 +444,14 @@ def run_job(directory: str | Path, spec: FakeVaspSpec | None = None, fail: set[s
     kind = marker["kind"]
     print(f"fake VASP (mvflows.testing): inputs of this {kind} job match the campaign's VASP settings")
     if kind in (fail or set()):
+        until = (
+            f"; it does while {while_file} exists (fake.fail_while): delete that file, then rerun the job"
+            if while_file is not None
+            else ""
+        )
         raise FakeVaspFailure(
             f"fake VASP: this {kind} job crashes on purpose ({kind} in the VASP settings' fake.fail "
-            f"or ${FAIL_ENV}); no output files written"
+            f"or ${FAIL_ENV}{until}); no output files written"
         )
     if kind == "neb":
         _run_neb(directory, spec)
@@ -477,7 +499,8 @@ def run_vasp_kwargs(fake: FakeSettings, neb: bool = False) -> dict[str, Any]:
     """atomate2 ``run_vasp`` keywords of a fake VASP job (none of them is in the job's key).
 
     * ``vasp_cmd`` (and the Gamma-only command custodian may pick instead): the executable,
-      with ``--fail KINDS`` when the settings name kinds to fail;
+      with ``--fail KINDS`` when the settings name kinds to fail (and ``--fail-while FILE``
+      when they fail only while a file exists);
     * atomate2's own handlers, after :class:`FakeVaspErrorHandler`;
     * custodian polls the process every second, not every 10 s: fake jobs take seconds;
     * a NEB skips custodian's input backup, which copies a POTCAR that a fake job (POTCAR.spec) lacks.
@@ -485,6 +508,8 @@ def run_vasp_kwargs(fake: FakeSettings, neb: bool = False) -> dict[str, Any]:
     from atomate2.vasp.run import DEFAULT_HANDLERS
 
     cmd = fake.vasp_cmd + (f" --fail {','.join(fake.fail)}" if fake.fail else "")
+    if fake.fail and fake.fail_while is not None:
+        cmd += f" --fail-while {shlex.quote(str(fake.fail_while))}"
     kwargs: dict[str, Any] = {
         "vasp_cmd": cmd,
         "vasp_gamma_cmd": cmd,

@@ -5,6 +5,7 @@ directory with stdout to ``vasp.out`` and stderr to ``std_err.txt``, as it start
 
     mvflows-fake-vasp                 # check the inputs, run the surrogate, write the outputs
     mvflows-fake-vasp --fail neb      # ... but crash in a NEB job (kinds: relax, static, neb)
+    mvflows-fake-vasp --fail neb --fail-while /shared/fail-neb   # ... only while that file exists
     python -m mvflows.testing.fake_vasp_exe   # the same, where the console script is not installed
 
 Exit code 0: outputs written; 1: crashed (told to fail, or an unexpected error: no outputs);
@@ -29,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         "campaign, write surrogate outputs.",
     )
     parser.add_argument("--fail", default="", help="job kinds that crash instead, e.g. neb or relax,static")
+    parser.add_argument(
+        "--fail-while",
+        default=None,
+        metavar="FILE",
+        help="fail the --fail kinds only while FILE exists (delete it to let a rerun pass)",
+    )
     parser.add_argument("--dir", type=Path, default=Path.cwd(), help="job directory (default: here)")
     args = parser.parse_args(argv)
 
@@ -44,13 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     try:
-        fail = fail_kinds(args.fail)
+        fail = fail_kinds(args.fail, args.fail_while)
     except ValueError as exc:
         print(f"fake VASP: {exc}", file=sys.stderr)
         write_error(args.dir, exc)
         return EXIT_REFUSED
     try:
-        run_job(args.dir, fail=fail)
+        cause = args.fail_while if args.fail_while and Path(args.fail_while).exists() else None
+        run_job(args.dir, fail=fail, while_file=cause)
     except FakeVaspInputError as exc:
         for stream in (sys.stdout, sys.stderr):
             print(exc, file=stream)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PACKAGED_CONFIG = "data/vasp.yaml"
 JOB_MARKER = "mvflows_job.json"  # written into every VASP job directory: what the job is for
@@ -47,6 +47,20 @@ class FakeSettings(_Strict):
     fail: list[Literal["relax", "static", "neb"]] = Field(
         default_factory=list, exclude=True, description="job kinds whose fake VASP run fails, as VASP's would"
     )
+    fail_while: str | None = Field(
+        None,
+        exclude=True,
+        description="fail the `fail` kinds only while this file exists (relative to the settings file): "
+        "delete it and a rerun of the failed job completes, with nothing resubmitted",
+    )
+
+    @model_validator(mode="after")
+    def _fail_while_needs_fail(self) -> FakeSettings:
+        if self.fail_while is not None and not self.fail:
+            raise ValueError(
+                "fake.fail_while needs fake.fail (the job kinds that fail while the file exists)"
+            )
+        return self
 
 
 class VaspStudySettings(_Strict):
@@ -88,7 +102,11 @@ def load_vasp_settings(path: str | Path | None = None) -> VaspStudySettings:
     except yaml.YAMLError as exc:
         raise ValueError(f"{resolved}: malformed YAML: {exc}") from None
     try:
-        return VaspStudySettings.model_validate({**data, "source": str(resolved)})
+        settings = VaspStudySettings.model_validate({**data, "source": str(resolved)})
     except Exception as exc:  # noqa: BLE001 - pydantic error, one line for the user
         first = str(exc).splitlines()
         raise ValueError(f"{resolved}: invalid VASP settings: {' '.join(first[:3])}") from None
+    fake = settings.fake
+    if fake.fail_while is not None:  # where the job runs, the file is looked up by its absolute path
+        fake.fail_while = str((resolved.parent / Path(fake.fail_while).expanduser()).resolve())
+    return settings
