@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jobflow import JobStore
+from jobflow import CURRENT_JOB, JobStore
 from maggma.core import Store
 from maggma.stores import MontyStore
 from monty.json import jsanitize
@@ -339,6 +339,18 @@ def refresh(store: JobStore | Store) -> bool:
     """Let this process see what other processes wrote to an embedded store since; True if anything."""
     stores = [store.docs_store, *store.additional_stores.values()] if isinstance(store, JobStore) else [store]
     return any([s.refresh() for s in stores if isinstance(s, LockedMontyStore)])
+
+
+def publish_from_job(result: Any) -> Any:
+    """Publish a result job's output to the results store of the job store running it (if it has one).
+
+    Called by every result job (pair, path, committee, refined pair) as its last step; returns
+    ``result`` so the job can end with ``return publish_from_job(result)``.
+    """
+    store = CURRENT_JOB.store
+    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
+        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
+    return result
 
 
 def publish_result(store: Store, result: Any) -> bool:

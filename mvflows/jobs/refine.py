@@ -26,7 +26,7 @@ from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, OutputReferenc
 from mvflows.keys import KeyedMaker, job
 from mvflows.refine import RefineSettings, picks_record, select
 from mvflows.schemas import PairResult
-from mvflows.store import RESULTS_STORE_NAME, publish_result
+from mvflows.store import publish_from_job
 from mvflows.structures.catalog import Host, pair_label
 
 # steps of a force-field pair whose relaxed structure starts the same VASP relax
@@ -76,10 +76,7 @@ def merge_levels(
             "job_uuids": {**headline.job_uuids, "merge_levels": own},
         }
     )
-    store = CURRENT_JOB.store
-    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
-        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
-    return result
+    return publish_from_job(result)
 
 
 def warm_inputs(steps: dict[str, str | None]) -> dict[str, Any]:

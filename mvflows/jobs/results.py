@@ -12,8 +12,14 @@ from mvflows.schemas import (
     StabilityDocument,
     VoltageDocument,
 )
-from mvflows.store import RESULT_KEY, RESULTS_STORE_NAME, publish_result
+from mvflows.store import RESULT_KEY, RESULTS_STORE_NAME, publish_from_job, publish_result
 from mvflows.structures.catalog import Host
+
+
+def discharged_formula(intercalant: str, x_max: float, host: Host) -> str:
+    """``MgCr2S4``, or ``Mg0.5V2O5`` when a pair discharges to another x."""
+    x_label = "" if abs(x_max - 1) < 1e-9 else f"{x_max:g}"
+    return f"{intercalant}{x_label}{host.name}"
 
 
 @job(output_schema=PairResult, config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
@@ -55,14 +61,13 @@ def pair_result(
     if neb is not None and neb.neb_job_uuid:
         job_uuids = {**job_uuids, "neb": neb.neb_job_uuid}
     own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
-    x_label = "" if abs(x_max - 1) < 1e-9 else f"{x_max:g}"
     result = PairResult(
         result_id=own,
         campaign=campaign,
         settings_digest=settings_digest,
         host=host.name,
         intercalant=intercalant,
-        formula_discharged=f"{intercalant}{x_label}{host.name}",
+        formula_discharged=discharged_formula(intercalant, x_max, host),
         stable_site=sites.stable_site if sites else None,
         delta_e_site_ev=sites.delta_e_site_ev if sites else None,
         voltage_v=volt.voltage_v if volt else None,
@@ -87,10 +92,7 @@ def pair_result(
         flag_reasons=neb.flag_reasons if neb else [],
         job_uuids={**job_uuids, "pair_result": own},
     )
-    store = CURRENT_JOB.store
-    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
-        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
-    return result
+    return publish_from_job(result)
 
 
 @job(output_schema=PairResult, config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
@@ -136,10 +138,7 @@ def path_result(
             "pair_result": own,
         },
     )
-    store = CURRENT_JOB.store
-    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
-        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
-    return result
+    return publish_from_job(result)
 
 
 @job(output_schema=PairResult, config=JobConfig(on_missing_references=OnMissing.NONE, expose_store=True))
@@ -168,12 +167,11 @@ def committee_result(
     own = CURRENT_JOB.job.uuid if CURRENT_JOB.job else None
     headline = results[0]
     if headline is None:  # the headline's own result job failed: nothing to put on top
-        x_label = "" if abs(x_max - 1) < 1e-9 else f"{x_max:g}"
         headline = PairResult(
             campaign=campaign,
             host=host.name,
             intercalant=intercalant,
-            formula_discharged=f"{intercalant}{x_label}{host.name}",
+            formula_discharged=discharged_formula(intercalant, x_max, host),
             calculator=labels[0],
             redox_metal=host.redox_metal,
             state="failed",
@@ -190,10 +188,7 @@ def committee_result(
             "job_uuids": {**headline.job_uuids, "committee_result": own},
         }
     )
-    store = CURRENT_JOB.store
-    if store is not None and RESULTS_STORE_NAME in store.additional_stores:
-        publish_result(store.additional_stores[RESULTS_STORE_NAME], result)
-    return result
+    return publish_from_job(result)
 
 
 def republish(store: JobStore, uuid: str) -> bool:
