@@ -55,16 +55,8 @@ def member_of(label: str, result: PairResult | None) -> CommitteeMember:
     """A member's summary from its own pair result (None when its result job did not run)."""
     if result is None:
         return CommitteeMember(label=label)
-    return CommitteeMember(
-        label=label,
-        result_id=result.result_id,
-        state=result.state,
-        stable_site=result.stable_site,
-        delta_e_site_ev=result.delta_e_site_ev,
-        voltage_v=result.voltage_v,
-        barrier_ev=result.barrier_ev,
-        neb_skipped_reason=result.neb_skipped_reason,
-    )
+    own = result.model_dump(include=set(CommitteeMember.model_fields) - {"label"})
+    return CommitteeMember(label=label, **own)
 
 
 def _why_none(member: CommitteeMember, quantity: str) -> str:
