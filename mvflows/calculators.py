@@ -21,6 +21,7 @@ from mvflows.models import (
     DEVICE_KEYWORDS,
     cached_calculator,
     device_kwargs,
+    mlff_name,
     model_identity,
     model_label,
     resolve_model,
@@ -40,8 +41,7 @@ class _ForceFieldMaker(KeyedMaker):
         return cached_calculator(self.calculator_meta, **self.calculator_kwargs)
 
     def key_extra(self) -> dict[str, Any]:
-        name = str(getattr(self.force_field_name, "value", self.force_field_name)).removeprefix("MLFF.")
-        device = DEVICE_KEYWORDS.get(name)
+        device = DEVICE_KEYWORDS.get(mlff_name(self.force_field_name))
         kwargs = {k: v for k, v in self.calculator_kwargs.items() if k != device}
         return {"calculator_kwargs": kwargs, "model": model_identity(self.force_field_name, kwargs)}
 

@@ -91,9 +91,18 @@ _CALCULATOR_CLASSES: dict[str, tuple[str, str, str]] = {
 
 # model -> the calculator keyword that picks the device (cpu, cuda); absent means the
 # package's own choice, which is CUDA wherever torch sees a GPU
-DEVICE_KEYWORDS: dict[str, str] = {"SevenNet": "device", "CHGNet": "use_device", "MatterSim": "device"}
-for _mace in ("MACE", "MACE-MP-0", "MACE_MP_0"):
-    DEVICE_KEYWORDS[_mace] = "device"
+DEVICE_KEYWORDS: dict[str, str] = {
+    "SevenNet": "device",
+    "CHGNet": "use_device",
+    "MatterSim": "device",
+    "MACE": "device",
+    "MACE-MP-0": "device",
+}
+
+
+def mlff_name(name: Any) -> str:
+    """The atomate2 force-field value of an ``MLFF`` member or string (``MLFF.SevenNet`` -> ``SevenNet``)."""
+    return name.value if hasattr(name, "value") else str(name).removeprefix("MLFF.")
 
 
 def device_kwargs(mlff: str, device: str) -> dict[str, str]:
@@ -219,7 +228,7 @@ def model_identity(name: str, calculator_kwargs: dict[str, Any] | None = None) -
     Part of every force-field job's content key (:mod:`mvflows.keys`), so that an upgraded
     package or another checkpoint never reuses energies stored by the old one.
     """
-    meta = name.value if hasattr(name, "value") else str(name).removeprefix("MLFF.")
+    meta = mlff_name(name)
     distribution, keyword, default = _CHECKPOINTS.get(meta, (meta.lower(), "model", "default"))
     kwargs = {**default_kwargs(meta), **(calculator_kwargs or {})} if meta != "Forcefield" else {}
     checkpoint = kwargs.get(keyword, default)
