@@ -102,3 +102,16 @@ def test_the_device_reaches_the_calculator_but_not_the_keys(tmp_path):
         if hasattr(getattr(j.function, "__self__", None), "calculator_kwargs")
     ]
     assert cpu and all(m.calculator_kwargs.get("use_device") == "cpu" for m in cpu)
+
+
+def test_fake_vasp_surrogate_takes_a_short_name(monkeypatch):
+    """fake: {model: 7net-l3i5} runs that checkpoint, not the package's default one."""
+    import importlib
+
+    from mvflows import models
+
+    fake_vasp = importlib.import_module("mvflows.testing.fake_vasp")
+    seen = {}
+    monkeypatch.setattr(models, "cached_calculator", lambda name, **kw: seen.update(name=name, **kw))
+    fake_vasp._calculator(fake_vasp.FakeVaspSpec(model="7net-l3i5"))
+    assert seen == {"name": "SevenNet", "model": "7net-l3i5"}

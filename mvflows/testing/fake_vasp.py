@@ -281,11 +281,11 @@ def _calculator(spec: FakeVaspSpec) -> Any:
     import torch
 
     from mvflows.image_workers import available_cores
-    from mvflows.models import cached_calculator, default_kwargs, resolve_model_name
+    from mvflows.models import cached_calculator, default_kwargs, resolve_model
 
     torch.set_num_threads(available_cores())  # one in an `mvflows run --jobs N` worker's job
-    name = resolve_model_name(spec.model)
-    return cached_calculator(name, **{**default_kwargs(name), **spec.model_kwargs})
+    name, kwargs = resolve_model(spec.model, spec.model_kwargs)
+    return cached_calculator(name, **{**default_kwargs(name), **kwargs})
 
 
 def _step(atoms: Any) -> IonicStep:
