@@ -24,7 +24,7 @@ calculator: {relax: {fmax: 0.2, steps: 40}}
 screen: {max_abs_delta_e_site_ev: 1.0}
 neb: {supercell: [1, 1, 1], images: 1, fmax: 0.5, steps: 30, endpoint_fmax: 0.3, endpoint_steps: 20}
 """
-JOBS = 14  # in the graph of TINY, the NEB's sub-flow included
+JOBS = 16  # in the graph of TINY: the NEB sub-flow included, with its intermediate-site relax (2 jobs)
 VALUES = ("state", "barrier_ev", "voltage_v", "delta_e_site_ev", "neb_energies_ev", "stable_site")
 
 
