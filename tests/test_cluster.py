@@ -1,10 +1,12 @@
 """The cluster path: jobflow-remote project, submit, status, rerun, results over the wire.
 
 The fast tests need no services. The end-to-end tests run a real one-node SLURM and a
-MongoDB wire-protocol server (``tests/cluster_services.py``): smoke.yaml is submitted,
-the jobflow-remote runner sends every job through ``sbatch``, one running job is killed
-with ``scancel`` and brought back with ``mvflows rerun``, and the pair results are read
-back with ``mvflows results --store mongodb://...``; then one pair on fake VASP goes the
+MongoDB wire-protocol server (``tests/cluster_services.py``): smoke_refine.yaml is
+submitted, the jobflow-remote runner sends every job through ``sbatch``, one running job is
+killed with ``scancel`` and brought back with ``mvflows rerun``, the better pair's VASP
+graph (fake VASP through atomate2's ``run_vasp`` and custodian) joins the flow, its NEB
+fails and is brought back with ``mvflows rerun PAIR``, and both levels are read back with
+``mvflows results --store mongodb://...``; then one pair on fake VASP alone goes the
 production path, SLURM -> atomate2's ``run_vasp`` -> custodian -> ``mvflows-fake-vasp``.
 """
 
@@ -14,6 +16,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -30,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster_services
 
 BIN = Path(sys.executable).parent
-E2E_TIMEOUT_S = float(os.environ.get("MVFLOWS_E2E_TIMEOUT", "900"))  # ~8 min on a busy 2-core VM
+E2E_TIMEOUT_S = float(os.environ.get("MVFLOWS_E2E_TIMEOUT", "1500"))  # ~11 min on a busy 2-core VM
 # smoke.yaml, default model, with a shorter NEB and one core per NEB job so that the two
 # pairs' NEBs share the 2-core test node instead of queueing behind each other
 E2E_OVERRIDES = {"neb": {"steps": 30, "endpoint_steps": 30}, "resources": {"neb": {"cpus_per_task": 1}}}
@@ -263,8 +266,13 @@ def _wait(predicate, timeout: float, what: str, interval: float = 2.0):
 
 
 @pytest.mark.slow
-def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
-    from mvflows.cluster import job_controller
+def test_refine_campaign_through_slurm_and_mongodb(services, tmp_path):
+    """smoke_refine.yaml through jobflow-remote and SLURM: the force-field screen of two pairs,
+    then the better pair's VASP graph (fake VASP through run_vasp and custodian) added to the
+    same flow. One running job is killed with scancel and rerun; the refined NEB fails while a
+    file exists, shows as failed, and ``mvflows rerun PAIR`` brings it back; both levels are
+    read back over the wire."""
+    from mvflows.cluster import job_controller, job_rows
     from mvflows.store import query_results, results_store
 
     env = {**os.environ, "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "projects"), "JFREMOTE_PROJECT": "e2e"}
@@ -278,37 +286,39 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
     project["runner"].update(delay_checkout=2, delay_check_run_status=2, delay_advance_status=2)  # short jobs
     project_file.write_text(yaml.safe_dump(project))
 
-    campaign = yaml.safe_load(Path(WORKFLOWS, "smoke.yaml").read_text())
+    # the refinement: a few surrogate steps, no static after each relax, and its NEB fails
+    # while `neb-fails` exists (fake.fail_while), as a crashed VASP job would
+    cmd = fake_vasp_cmd()
+    fail_file = tmp_path / "neb-fails"
+    fail_file.touch()
+    fake = {"max_ionic_steps": 4, "vasp_cmd": cmd, "fail": ["neb"], "fail_while": str(fail_file)}
+    (tmp_path / "vasp.yaml").write_text(yaml.safe_dump({"static_after_relax": False, "fake": fake}))
+    campaign = yaml.safe_load(Path(WORKFLOWS, "smoke_refine.yaml").read_text())
     for section, values in E2E_OVERRIDES.items():
         campaign.setdefault(section, {}).update(values)
-    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(campaign))
+    campaign["neb"]["supercell"] = [1, 1, 1]  # the refined NEB: a short band in the primitive cell
+    campaign["refine"]["vasp_config"] = str(tmp_path / "vasp.yaml")
+    (tmp_path / "refine.yaml").write_text(yaml.safe_dump(campaign))
 
     t_submit = time.time()
-    sub = mvflows("submit", str(tmp_path / "smoke.yaml"), "--project", "e2e", env=env)
+    sub = mvflows("submit", str(tmp_path / "refine.yaml"), "--project", "e2e", env=env)
     assert sub.returncode == 0, sub.stderr
-    assert "2 pairs" in sub.stdout
+    assert "2 pairs" in sub.stdout and "refine: the best 1 by barrier_ev" in sub.stdout, sub.stdout
+    n_static = int(re.search(r"2 pairs, (\d+) jobs", sub.stdout).group(1))
 
     jc = job_controller("e2e")
-    runner_log = open(tmp_path / "runner.log", "w")  # noqa: SIM115
-    runner = subprocess.Popen(
-        [str(BIN / "jf"), "-p", "e2e", "runner", "run", "--log-level", "warn"],
-        stdout=runner_log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
     seen_in_squeue: set[str] = set()
-    try:
 
-        def squeue_ids() -> set[str]:
-            out = subprocess.run(
-                ["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True
-            ).stdout.split("\n")
-            running = {line.split()[0] for line in out if line.endswith("RUNNING")}
-            seen_in_squeue.update(line.split()[0] for line in out if line.strip())
-            return running
+    def squeue_ids() -> set[str]:
+        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout
+        lines = [line for line in out.split("\n") if line.strip()]
+        seen_in_squeue.update(line.split()[0] for line in lines)
+        return {line.split()[0] for line in lines if line.endswith("RUNNING")}
 
+    def remaining() -> float:
+        return E2E_TIMEOUT_S - (time.time() - t_submit)
+
+    with _jf_runner("e2e", env, tmp_path):
         # kill the first job SLURM runs, as a node failure or a user's scancel would
         def running_job():
             running = squeue_ids()
@@ -330,6 +340,34 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
         rerun = mvflows("rerun", str(killed.db_id), "--project", "e2e", env=env)
         assert rerun.returncode == 0, rerun.stderr
 
+        # the refined NEB fails; everything else finishes (the summaries record the failure)
+        def settled_with_the_neb_failed():
+            squeue_ids()
+            rows = job_rows("e2e")
+            failed = [r for r in rows if r.state in ("FAILED", "REMOTE_ERROR")]
+            assert all(r.level and r.name == "NEB" for r in failed), [(r.name, r.state) for r in failed]
+            done = {r.state for r in rows} <= {"COMPLETED", "FAILED"}
+            return failed and done and rows
+
+        rows = _wait(settled_with_the_neb_failed, remaining(), "the refined NEB to fail, the rest to finish")
+        (failed_neb,) = [r for r in rows if r.state == "FAILED"]
+        refined_pair, level = failed_neb.pair, failed_neb.level
+        assert level == "fake-vasp:PBE", level
+        status = mvflows("status", "--project", "e2e", env=env)
+        assert status.returncode == 0, status.stderr
+        flat = " ".join(status.stdout.split())
+        assert f"{refined_pair} ({level})" in flat and "FAILED 1" in flat, status.stdout
+        picked = re.search(r"refine: picked (\w+) \(barrier_ev [\d.]+\) of 2 pairs for fake-vasp:PBE", flat)
+        assert picked and picked.group(1) == refined_pair, status.stdout
+        partial = json.loads(mvflows("results", "--store", uri, "--format", "json", env=env).stdout)
+        (doc,) = [d for d in partial if f"{d['intercalant']}{d['host']}" == refined_pair]
+        assert doc["state"] in ("partial", "failed") and "NEB" in " ".join(doc["failure_reasons"]), doc
+
+        # the cause goes away; the pair's failed job and what depends on it run again
+        fail_file.unlink()
+        again = mvflows("rerun", refined_pair, "--project", "e2e", env=env)
+        assert again.returncode == 0 and failed_neb.db_id in again.stdout, (again.stdout, again.stderr)
+
         def all_done():
             squeue_ids()
             infos = jc.get_jobs_info()
@@ -337,55 +375,62 @@ def test_smoke_campaign_through_slurm_and_mongodb(services, tmp_path):
             assert not states & {"FAILED", "REMOTE_ERROR"}, [(i.name, i.state.name, i.error) for i in infos]
             return states == {"COMPLETED"} and infos
 
-        infos = _wait(all_done, E2E_TIMEOUT_S - (time.time() - t_submit), "every job COMPLETED")
-        docs = query_results(results_store(uri))
+        infos = _wait(all_done, remaining(), "every job COMPLETED after the rerun")
         t_last = time.time()
-    finally:
-        runner.terminate()
-        try:
-            runner.wait(60)
-        except subprocess.TimeoutExpired:  # a loaded machine; do not hide the test's own error
-            os.killpg(runner.pid, signal.SIGKILL)  # its own session (start_new_session)
-            runner.wait(30)
-        runner_log.close()
-        leftover = [
-            str(i.remote.process_id) for i in jc.get_jobs_info() if i.state.name in ("SUBMITTED", "RUNNING")
-        ]
-        if leftover:  # only this test's SLURM jobs
-            subprocess.run(["scancel", *leftover], check=False)
+    docs = query_results(results_store(uri))
 
-    # the results, read over the wire by the CLI
+    # the results, read over the wire by the CLI: every pair at its headline level ...
     res = mvflows("results", "--store", uri, "--format", "json", env=env)
     assert res.returncode == 0, res.stderr
-    cli_docs = json.loads(res.stdout)
-    assert {(d["host"], d["intercalant"]) for d in cli_docs} == {("Cr2S4", "Mg"), ("Ti2S4", "Zn")}
-    assert len(docs) == 2 and all(d["voltage_v"] is not None for d in cli_docs)
-    assert all(d["state"] == "successful" for d in cli_docs), cli_docs  # both pairs must succeed
+    cli_docs = {f"{d['intercalant']}{d['host']}": d for d in json.loads(res.stdout)}
+    assert set(cli_docs) == {"MgCr2S4", "ZnTi2S4"} and len(docs) == 2
+    assert all(d["state"] == "successful" and d["voltage_v"] is not None for d in cli_docs.values()), cli_docs
+    refined = cli_docs[refined_pair]
+    assert refined["headline_level"] == level and refined["fake_vasp"] is True
+    assert set(refined["levels"]) == {"forcefield:SevenNet", level}
+    assert refined["barrier_ev"] == refined["levels"][level]["barrier_ev"] is not None
+    (other,) = set(cli_docs) - {refined_pair}
+    assert cli_docs[other]["headline_level"] == "forcefield:SevenNet"
+    # ... and each level on its own
+    for name, expected in (("forcefield:SevenNet", set(cli_docs)), (level, {refined_pair})):
+        by_level = mvflows("results", "--store", uri, "--level", name, "--format", "json", env=env)
+        assert by_level.returncode == 0, by_level.stderr
+        assert {f"{d['intercalant']}{d['host']}" for d in json.loads(by_level.stdout)} == expected
 
     # every job went through SLURM: a SLURM id per job, each finished in SLURM's log
     slurm_ids = {str(i.remote.process_id) for i in infos}
-    assert len(slurm_ids) == len(infos) and None not in slurm_ids
+    assert len(slurm_ids) == len(infos) and "None" not in slurm_ids
     finished = {j["JobId"]: j["JobState"] for j in cluster_services.finished_slurm_jobs()}
     assert slurm_ids <= set(finished), slurm_ids - set(finished)
     assert {finished[s] for s in slurm_ids} == {"COMPLETED"}
     assert finished.get(str(victim.remote.process_id)) == "CANCELLED"
+    # the NEB's first SLURM job ended normally (the job script caught VASP's failure and
+    # jobflow-remote recorded it); the rerun ran in a SLURM job of its own
+    assert failed_neb.remote_id in finished and failed_neb.remote_id not in slurm_ids
     assert seen_in_squeue & slurm_ids
-
-    status = mvflows("status", "--project", "e2e", env=env)
-    assert status.returncode == 0 and "MgCr2S4" in status.stdout and "COMPLETED" in status.stdout
+    # the refined pair's VASP jobs: custodian ran the fake executable in each SLURM job's folder
+    vasp_runs = []
+    for info in infos:
+        logs = list(Path(info.run_dir).glob("custodian.json*")) if info.run_dir else []
+        if logs:
+            with (gzip.open if logs[0].suffix == ".gz" else open)(logs[0], "rt") as fh:
+                vasp_runs.append((info.name, json.load(fh)[0]["job"]["vasp_cmd"]))
+    # metal, host, tet, oct, the NEB start, the plausibility check's intermediate site, the NEB
+    assert len(vasp_runs) == 7, sorted(name for name, _ in vasp_runs)
+    assert all(vasp_cmd == shlex.split(cmd) for _, vasp_cmd in vasp_runs), vasp_runs
 
     # the same campaign again: its content-keyed jobs are in the queue already; one line, exit 2
-    again = mvflows("submit", str(tmp_path / "smoke.yaml"), "--project", "e2e", env=env)
-    assert again.returncode == 2 and again.stderr.startswith("error:"), again.stderr
-    assert (
-        "16 of its 16 jobs are already in project e2e" in again.stderr and len(again.stderr.splitlines()) == 1
-    )
+    resub = mvflows("submit", str(tmp_path / "refine.yaml"), "--project", "e2e", env=env)
+    assert resub.returncode == 2 and resub.stderr.startswith("error:"), resub.stderr
+    assert f"{n_static} of its {n_static} jobs are already in project e2e" in resub.stderr
+    assert len(resub.stderr.splitlines()) == 1
 
     report = {
         "submit_to_last_result_s": round(t_last - t_submit),
         "jobflow_jobs": len(infos),
-        "slurm_jobs": len(slurm_ids) + 1,  # + the cancelled one
-        "pairs": {f"{d['intercalant']}{d['host']}": d["state"] for d in cli_docs},
+        "slurm_jobs": len(slurm_ids) + 2,  # + the cancelled one and the NEB's failed one
+        "refined": refined_pair,
+        "barriers_ev": {name: refined["levels"][name]["barrier_ev"] for name in refined["levels"]},
     }
     print("cluster e2e:", json.dumps(report))  # pytest -s shows it
 
