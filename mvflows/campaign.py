@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pymatgen.core import Element
 
+from mvflows.calibration import CalibrationSettings
 from mvflows.plausibility import TOLERANCE_EV, WINDOW
 from mvflows.refine import RefineSettings
 from mvflows.structures.metals import METAL_REFERENCES
@@ -445,6 +446,9 @@ class Campaign(_Strict):
     paths: list[NebPath] = Field(default_factory=list, description="NEBs between given endpoint files")
     refine: RefineSettings | None = Field(
         None, description="after the force-field screen, recompute the pairs this rule picks on VASP"
+    )
+    calibration: CalibrationSettings | None = Field(
+        None, description="reference points that calibrate the force field's barriers (softening factor)"
     )
     _file_hosts: dict[str, Any] = PrivateAttr(default_factory=dict)  # file host key -> Host, once read
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> where it was set
@@ -889,6 +893,8 @@ def load_campaign(
     _read_files(campaign, path, root)
     if campaign.refine is not None:
         _check_refine(campaign, path, located)
+    if campaign.calibration is not None:
+        _check_calibration(campaign, path, located)
     return campaign
 
 
@@ -928,6 +934,29 @@ def _check_refine(campaign: Campaign, path: Path, located: Any) -> None:
     except ValueError as exc:
         where = ("refine", "vasp_config") if refine.vasp_config else ("calculator", "vasp_config")
         raise located(where, str(exc)) from None
+
+
+def _check_calibration(campaign: Campaign, path: Path, located: Any) -> None:
+    """``calibration`` calibrates one force field on a points file that is there and readable."""
+    from mvflows.calibration import CalibrationError, choose_method, read_points
+
+    settings = campaign.calibration
+    if campaign.calculator.kind != "forcefield":
+        raise located(
+            ("calibration",), "calibrates a force field's barriers: calculator.kind must be forcefield"
+        )
+    if campaign.calculator.committee is not None:
+        raise located(
+            ("calibration",),
+            "calibrates one screening model, and this campaign has a committee (calculator.committee): "
+            "calibrate each member in a campaign of its own",
+        )
+    resolved = (path.parent / settings.points).expanduser().resolve()
+    try:
+        choose_method(read_points(resolved), settings.method)
+    except CalibrationError as exc:
+        raise located(("calibration", "points"), str(exc)) from None
+    settings.points = str(resolved)
 
 
 def _read_files(campaign: Campaign, path: Path, root: yaml.Node) -> None:

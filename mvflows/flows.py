@@ -26,6 +26,7 @@ from jobflow import Flow, Job, Maker
 
 from mvflows.calculators import Calculator, MvRelaxMaker, calculator_for
 from mvflows.campaign import Campaign
+from mvflows.jobs.calibration import calibrate_job
 from mvflows.jobs.gate import neb_gate
 from mvflows.jobs.hop_neb import HopNebMaker
 from mvflows.jobs.hops import MigrationGraphHopsMaker, SpinelHopsMaker
@@ -76,13 +77,15 @@ class PairMaker(KeyedMaker):
         phases: dict[str, Job] | None = None,
         start: dict[str, Any] | None = None,
         warm_band: Any = None,
+        calibration: Any = None,
     ) -> Flow:
         """``metal`` and ``phases`` (name -> competing-phase relax) are shared by a campaign's pairs.
 
         A warm start (a refinement, :mod:`mvflows.jobs.refine`): ``start`` maps a step
         (``relax_charged``, the sites stage's ``relax_tet``/``relax_oct``/``relax_discharged``)
         to the structure its relax starts from; ``warm_band`` is a converged band (images)
-        the first migration limit's NEB starts from instead of an IDPP path.
+        the first migration limit's NEB starts from instead of an IDPP path. ``calibration``:
+        the campaign's calibration job output; the result divides its barrier by its factor.
         """
         start = start or {}
         label = pair_label(host, intercalant)
@@ -142,6 +145,8 @@ class PairMaker(KeyedMaker):
             gate.output,
             uuids,
             stab.output if stab else None,
+            # only when given: a campaign without one keeps its result jobs' content keys
+            **({"calibration": calibration} if calibration is not None else {}),
         )
         result.name = f"result {label}"
         jobs += [charged, sites, volt, *([stab] if stab else []), gate, result]
@@ -213,6 +218,10 @@ class CampaignMaker(Maker):
         flows: list[Flow | Job] = []
         # (result, host, kind, x, step uuids) of every pair
         screened: list[tuple[Any, Host, str, float, dict]] = []
+        calibration = None
+        if campaign.calibration is not None:
+            calibration = calibrate_job(campaign.calibration, calculator_for(campaign.calculator))
+            flows.append(calibration)
         for pair in campaign.pair_list():
             host = campaign.host_of(pair)
             kind = host_kind(host)
@@ -242,7 +251,8 @@ class CampaignMaker(Maker):
                 own_metals = [metals[k, ion] for k in range(len(members))]
                 flows.append(pairs.make(host, ion, x, metals=own_metals, phases=member_phases))
             else:
-                flows.append(pairs.make(host, ion, x, metal=metals[0, ion], phases=member_phases[0]))
+                cal = {"calibration": calibration.output} if calibration is not None else {}
+                flows.append(pairs.make(host, ion, x, metal=metals[0, ion], phases=member_phases[0], **cal))
             steps = pair_steps(flows[-1]) if campaign.refine is not None else {}
             screened.append((flows[-1].output, host, kind, x, steps))
         if campaign.refine is not None and screened:
@@ -289,7 +299,7 @@ def refined_campaign(campaign: Campaign) -> Campaign:
     calculator = campaign.calculator.model_copy(
         update={"kind": refine.calculator, "vasp_config": config, "committee": None}
     )
-    return campaign.model_copy(update={"calculator": calculator, "refine": None})
+    return campaign.model_copy(update={"calculator": calculator, "refine": None, "calibration": None})
 
 
 def refine_maker_for(campaign: Campaign, kinds: list[str]) -> RefineMaker:

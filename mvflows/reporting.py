@@ -28,6 +28,8 @@ COMMITTEE_COLUMNS = [
     ("voltage_spread_v", "V spread", "{:.3f}"),
     ("barrier_spread_ev", "barrier spread", "{:.3f}"),
 ]
+# where a result has a calibration: the barrier divided by the model's softening factor, beside it
+CALIBRATION_COLUMNS = [("calibrated_barrier_ev", "calibrated (eV)", "{:.3f}")]
 # with every stored version shown (--all): which settings made it, and when
 VERSION_COLUMNS = [
     ("settings_digest", "settings", "{}"),
@@ -52,9 +54,25 @@ def cell(doc: dict, key: str, fmt: str) -> str:
 
 
 def columns_for(docs: list[dict], versions: bool = False) -> list[tuple[str, str, str]]:
-    """The table's columns: the committee's when some result has a committee or a flag."""
+    """The table's columns: the calibrated barrier after the raw one when some result has a
+    calibration, the committee's spreads when some result has a committee."""
+    columns = list(COLUMNS)
+    if any(d.get("calibration") for d in docs):
+        at = next(i for i, c in enumerate(columns) if c[0] == "barrier_ev") + 1
+        columns[at:at] = CALIBRATION_COLUMNS
     committee = any(d.get("committee") for d in docs)
-    return COLUMNS + (COMMITTEE_COLUMNS if committee else []) + (VERSION_COLUMNS if versions else [])
+    return columns + (COMMITTEE_COLUMNS if committee else []) + (VERSION_COLUMNS if versions else [])
+
+
+def calibration_note(cal: dict) -> str:
+    """One line: the factor, how it was fitted, and the points it came from."""
+    where = f"{cal.get('n_points')} points of {cal.get('reference')} ({cal.get('points_digest')})"
+    if cal.get("factor") is None:
+        return f"not calibrated: {cal.get('failure_reason')} [{where}]"
+    return (
+        f"calibrated barrier = barrier / {cal['factor']:.3f}, the softening factor of {cal.get('model')} "
+        f"fitted on {cal.get('n_values')} {cal.get('method')} values of {where}, r2 {cal.get('r2'):.2f}"
+    )
 
 
 def table(docs: list[dict], title: str = "mvflows results", versions: bool = False) -> Table:
@@ -71,6 +89,12 @@ def table(docs: list[dict], title: str = "mvflows results", versions: bool = Fal
 def notes(docs: list[dict]) -> list[str]:
     """One line per skipped NEB, failure or flag, so a table reader knows why."""
     lines = []
+    said: set[str] = set()
+    for doc in docs:
+        cal = doc.get("calibration")
+        if cal and cal.get("points_digest", "") + str(cal.get("model")) not in said:
+            said.add(cal.get("points_digest", "") + str(cal.get("model")))
+            lines.append(f"{doc.get('campaign')}: {calibration_note(cal)}")
     for doc in docs:
         tag = f"{doc.get('intercalant')} in {doc.get('host')} ({doc.get('campaign')})"
         if doc.get("neb_skipped_reason"):
@@ -86,6 +110,7 @@ def to_csv(docs: list[dict], versions: bool = False) -> str:
     buf = io.StringIO()
     keys = [k for k, _h, _f in COLUMNS] + ["fake_vasp", "neb_skipped_reason", "failure_reasons"]
     keys += [k for k, _h, _f in COMMITTEE_COLUMNS] + ["flag_reasons"]
+    keys += [k for k, _h, _f in CALIBRATION_COLUMNS] + ["calibration_factor"]
     keys += ["result_id", *(k for k, _h, _f in VERSION_COLUMNS)] if versions else []
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
@@ -94,6 +119,7 @@ def to_csv(docs: list[dict], versions: bool = False) -> str:
         row["failure_reasons"] = "; ".join(doc.get("failure_reasons") or [])
         row["flag_reasons"] = "; ".join(doc.get("flag_reasons") or [])
         row["flagged"] = bool(doc.get("flagged"))
+        row["calibration_factor"] = (doc.get("calibration") or {}).get("factor")
         writer.writerow(row)
     return buf.getvalue()
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from pymatgen.core import Structure
 
+from mvflows.calibration import CalibrationDocument
+
 SiteName = Literal["tet", "oct"]
 PairState = Literal["successful", "partial", "failed"]
 
@@ -298,6 +300,12 @@ class PairResult(BaseModel):
         None,
         description="a committee campaign's pair: every member's values, mean and spread; the top-level "
         "numbers are the headline member's (calculator)",
+    )
+    calibrated_barrier_ev: float | None = Field(
+        None, description="barrier_ev divided by the model's softening factor (see calibration)"
+    )
+    calibration: CalibrationDocument | None = Field(
+        None, description="the softening factor calibrated_barrier_ev used, and the points it came from"
     )
     voltage_spread_v: float | None = Field(None, description="committee: max - min of the members' voltages")
     barrier_spread_ev: float | None = Field(None, description="committee: max - min of the members' barriers")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobflow import CURRENT_JOB, JobConfig, JobStore, OnMissing
 
+from mvflows.calibration import CalibrationDocument, calibrated_barrier
 from mvflows.keys import job
 from mvflows.schemas import (
     NebSummary,
@@ -35,8 +36,12 @@ def pair_result(
     neb: NebSummary | None,
     job_uuids: dict[str, str | None],
     stability: StabilityDocument | None = None,
+    calibration: CalibrationDocument | None = None,
 ) -> PairResult:
     """Collect one pair's numbers; runs even when upstream jobs failed, and says which.
+
+    With a campaign's ``calibration`` (the model's softening factor, :mod:`mvflows.calibration`)
+    the result carries the calibrated barrier beside the raw one.
 
     Its own uuid (the content key of everything upstream, the campaign and its settings)
     is the result's id: an unchanged re-run replaces this document, anything else adds one.
@@ -90,6 +95,8 @@ def pair_result(
         failure_reasons=failures,
         plausibility=neb.plausibility if neb else [],
         flag_reasons=neb.flag_reasons if neb else [],
+        calibrated_barrier_ev=calibrated_barrier(neb.barrier_ev if neb else None, calibration),
+        calibration=calibration,
         job_uuids={**job_uuids, "pair_result": own},
     )
     return publish_from_job(result)
