@@ -179,7 +179,50 @@ def report(
     )
 
 
+def calibration_points(
+    pair: str = typer.Argument(..., help="a stored pair, e.g. MgCr2S4 (its discharged formula)"),
+    output: Path = typer.Option(..., "-o", "--output", help="extended-XYZ file to write"),
+    store: list[str] | None = STORE_OPT,
+    campaign: str | None = CAMPAIGN_OPT,
+    level: str | None = typer.Option(
+        None, "--level", help="the level whose band to write (default: the headline level, DFT if any)"
+    ),
+) -> None:
+    """Write a stored pair's NEB band (images and energies) as calibration points.
+
+    A refined pair's DFT band (``--level vasp:PBE``) is what a campaign's ``calibration.points``
+    reads: the screening model is then calibrated against DFT on the structures DFT computed.
+    """
+    from mvflows.calibration import CalibrationError, band_points, write_points
+    from mvflows.refine import at_level
+
+    docs = [d for d in read_results(store, campaign=campaign) if d.get("formula_discharged") == pair]
+    if not docs:
+        fail(f"no stored result for pair {pair!r}")
+    if len(docs) > 1:
+        names = ", ".join(d["campaign"] for d in docs)
+        fail(f"pair {pair!r} is in {len(docs)} campaigns ({names}): give --campaign")
+    doc = docs[0] if level is None else at_level(docs[0], level)
+    if doc is None:
+        fail(f"pair {pair!r} has no level {level!r} (levels: {', '.join(docs[0].get('levels') or [])})")
+    neb_uuid = (doc.get("job_uuids") or {}).get("neb")
+    band = None
+    for js in job_stores(store):
+        if neb_uuid and js.docs_store.query_one({"uuid": neb_uuid}, properties=["uuid"]) is not None:
+            band = js.get_output(neb_uuid, load=True)
+            break
+    if not isinstance(band, dict):
+        fail(f"pair {pair!r} ({doc.get('calculator')}) has no stored NEB band (NEB job {neb_uuid})")
+    try:
+        points = band_points(band, f"{pair} {doc.get('calculator')}")
+    except CalibrationError as exc:
+        fail(str(exc))
+    write_points(output, points)
+    out.print(f"wrote {len(points)} points of {pair} ({doc.get('calculator')}, energies only) to {output}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("calibration-points")(calibration_points)
     app.command()(results)
     app.command()(validate)
     app.command()(plot)
