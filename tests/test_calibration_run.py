@@ -49,15 +49,25 @@ def test_chgnet_calibrated_on_sevennet_points_of_one_pair(smoke_store, tmp_path)
     cals = [d["calibration"] for d in docs.values()]
     assert cals[0] == cals[1], "one factor per model and points, for every pair"
     cal = cals[0]
-    assert cal["method"] == "energies" and cal["n_points"] == n_points and cal["failure_reason"] is None
-    assert cal["model"] == "forcefield:CHGNet-0.3.0" or cal["model"].startswith("forcefield:")
+    assert cal["method"] == "energies" and cal["n_points"] == n_points
+    assert all(cal["model"] == d["calculator"] for d in docs.values())  # the screening model's label
+    table = mvflows_cli("results", "--store", str(tmp_path / "s"))
+    assert docs["MgCr2S4"]["calibration"]["points"][0].startswith(points.name)
+    if cal["failure_reason"] is not None:
+        # a fit the model does not follow (factor below MIN_FACTOR) is reported, never applied
+        assert cal["factor"] is None and "below" in cal["failure_reason"]
+        assert all(d["calibrated_barrier_ev"] is None for d in docs.values())
+        assert "not calibrated:" in table.stdout
+        print("calibration:", json.dumps({"factor": None, "r2": cal["r2"], "reason": cal["failure_reason"]}))
+        return
     factor = cal["factor"]
     for doc in docs.values():
         assert doc["barrier_ev"] is not None
         assert doc["calibrated_barrier_ev"] == pytest.approx(doc["barrier_ev"] / factor)
-    # the factor is CHGNet's energies against SevenNet-0's on SevenNet-0's own band: on that band
-    # CHGNet's barrier divided by it is SevenNet-0's (the fit's r2 says how well one factor fits)
-    mg = docs["MgCr2S4"]
+    assert "calibrated (eV)" in table.stdout and f"barrier / {factor:.3f}" in table.stdout
+    # the factor is the slope of CHGNet's energies against SevenNet-0's on SevenNet-0's band,
+    # while CHGNet's barriers come from its own bands: whether dividing by it moves them toward
+    # SevenNet-0's is measured and printed (docs/calibration.md), not asserted
     moved = {
         pair: {
             "sevennet_0": reference[pair]["barrier_ev"],
@@ -69,6 +79,3 @@ def test_chgnet_calibrated_on_sevennet_points_of_one_pair(smoke_store, tmp_path)
         for pair in docs
     }
     print("calibration:", json.dumps({"factor": factor, "r2": cal["r2"], "pairs": moved}))
-    table = mvflows_cli("results", "--store", str(tmp_path / "s"))
-    assert "calibrated (eV)" in table.stdout and f"barrier / {factor:.3f}" in table.stdout
-    assert mg["calibration"]["points"][0].startswith(points.name)
