@@ -65,10 +65,9 @@ MODEL_CATALOG: dict[str, OfflineModel] = {
 }
 OFFLINE_MODELS = tuple(MODEL_CATALOG)
 DEFAULT_MODEL = "SevenNet"  # = 7net-0
-# ``calculator.committee: default``: offline models of different families and training (two
-# architectures, single- and multi-fidelity data), so that their errors are not all the same.
-# Provisional: to be set from the per-model measurements of benchmarks/model.py (docs/committee.md).
-# the three models measured on the Table 1 pairs (docs/models.md: why these)
+# ``calculator.committee: default``: the three models benchmarks/model.py measured on the
+# Table 1 pairs, two architectures, so that their errors are not all the same
+# (docs/models.md: why these, with their numbers)
 DEFAULT_COMMITTEE = ("7net-0", "chgnet-0.2.0", "chgnet-0.3.0")
 
 # model -> (distribution that ships it, calculator keyword naming the checkpoint, default checkpoint)
