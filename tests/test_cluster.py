@@ -417,7 +417,9 @@ def test_refine_campaign_through_slurm_and_mongodb(services, tmp_path):
                 vasp_runs.append((info.name, json.load(fh)[0]["job"]["vasp_cmd"]))
     # metal, host, tet, oct, the NEB start, the plausibility check's intermediate site, the NEB
     assert len(vasp_runs) == 7, sorted(name for name, _ in vasp_runs)
-    assert all(vasp_cmd == shlex.split(cmd) for _, vasp_cmd in vasp_runs), vasp_runs
+    # the campaign's command, with the failure it asked for (fake.fail, fake.fail_while) appended
+    wanted = [*shlex.split(cmd), "--fail", "neb", "--fail-while", str(fail_file)]
+    assert all(vasp_cmd == wanted for _, vasp_cmd in vasp_runs), vasp_runs
 
     # the same campaign again: its content-keyed jobs are in the queue already; one line, exit 2
     resub = mvflows("submit", str(tmp_path / "refine.yaml"), "--project", "e2e", env=env)
