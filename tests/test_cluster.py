@@ -409,12 +409,7 @@ def test_refine_campaign_through_slurm_and_mongodb(services, tmp_path):
     assert failed_neb.remote_id in finished and failed_neb.remote_id not in slurm_ids
     assert seen_in_squeue & slurm_ids
     # the refined pair's VASP jobs: custodian ran the fake executable in each SLURM job's folder
-    vasp_runs = []
-    for info in infos:
-        logs = list(Path(info.run_dir).glob("custodian.json*")) if info.run_dir else []
-        if logs:
-            with (gzip.open if logs[0].suffix == ".gz" else open)(logs[0], "rt") as fh:
-                vasp_runs.append((info.name, json.load(fh)[0]["job"]["vasp_cmd"]))
+    vasp_runs = _custodian_vasp_cmds(infos)
     # metal, host, tet, oct, the NEB start, the plausibility check's intermediate site, the NEB
     assert len(vasp_runs) == 7, sorted(name for name, _ in vasp_runs)
     # the campaign's command, with the failure it asked for (fake.fail, fake.fail_while) appended
@@ -435,6 +430,17 @@ def test_refine_campaign_through_slurm_and_mongodb(services, tmp_path):
         "barriers_ev": {name: refined["levels"][name]["barrier_ev"] for name in refined["levels"]},
     }
     print("cluster e2e:", json.dumps(report))  # pytest -s shows it
+
+
+def _custodian_vasp_cmds(infos) -> list[tuple[str, list[str]]]:
+    """(job name, VASP command) of every job whose folder has custodian's log: the jobs that ran VASP."""
+    runs = []
+    for info in infos:
+        logs = list(Path(info.run_dir).glob("custodian.json*")) if info.run_dir else []
+        if logs:
+            with (gzip.open if logs[0].suffix == ".gz" else open)(logs[0], "rt") as fh:
+                runs.append((info.name, json.load(fh)[0]["job"]["vasp_cmd"]))
+    return runs
 
 
 @contextlib.contextmanager
@@ -529,12 +535,7 @@ def test_fake_vasp_pair_through_slurm_custodian_and_the_executable(services, tmp
     finished = {j["JobId"]: j["JobState"] for j in cluster_services.finished_slurm_jobs()}
     assert {finished.get(s) for s in slurm_ids} == {"COMPLETED"}
     # the VASP jobs: custodian ran the fake executable in the SLURM job's folder
-    vasp_runs = []
-    for info in infos:
-        logs = list(Path(info.run_dir).glob("custodian.json*")) if info.run_dir else []
-        if logs:
-            with (gzip.open if logs[0].suffix == ".gz" else open)(logs[0], "rt") as fh:
-                vasp_runs.append((info.name, json.load(fh)[0]["job"]["vasp_cmd"]))
+    vasp_runs = _custodian_vasp_cmds(infos)
     names = sorted(name for name, _ in vasp_runs)
     assert len(vasp_runs) == 4, names  # Mg metal, Cr2S4, MgCr2S4 tet and oct
     assert all(vasp_cmd == shlex.split(cmd) for _, vasp_cmd in vasp_runs), vasp_runs
