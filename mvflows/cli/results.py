@@ -195,6 +195,7 @@ def calibration_points(
     """
     from mvflows.calibration import CalibrationError, band_points, write_points
     from mvflows.refine import at_level
+    from mvflows.report.artifacts import find_job, job_output
 
     docs = [d for d in read_results(store, campaign=campaign) if d.get("formula_discharged") == pair]
     if not docs:
@@ -206,11 +207,8 @@ def calibration_points(
     if doc is None:
         fail(f"pair {pair!r} has no level {level!r} (levels: {', '.join(docs[0].get('levels') or [])})")
     neb_uuid = (doc.get("job_uuids") or {}).get("neb")
-    band = None
-    for js in job_stores(store):
-        if neb_uuid and js.docs_store.query_one({"uuid": neb_uuid}, properties=["uuid"]) is not None:
-            band = js.get_output(neb_uuid, load=True)
-            break
+    where = find_job(job_stores(store), neb_uuid) if neb_uuid else None
+    band = job_output(where[0], neb_uuid) if where else None
     if not isinstance(band, dict):
         fail(f"pair {pair!r} ({doc.get('calculator')}) has no stored NEB band (NEB job {neb_uuid})")
     try:

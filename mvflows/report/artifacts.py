@@ -74,7 +74,7 @@ def _structure(obj: Any) -> Structure | None:
     return None
 
 
-def _find(stores: list[JobStore], uuid: str) -> tuple[JobStore, dict[str, Any]] | None:
+def find_job(stores: list[JobStore], uuid: str) -> tuple[JobStore, dict[str, Any]] | None:
     """The first store with job ``uuid`` (content-keyed uuids name one job everywhere): its first run.
 
     The first, because a replaced job's later indices are jobflow's "store_inputs" jobs,
@@ -89,7 +89,7 @@ def _find(stores: list[JobStore], uuid: str) -> tuple[JobStore, dict[str, Any]] 
     return None
 
 
-def _output(js: JobStore, uuid: str) -> Any:
+def job_output(js: JobStore, uuid: str) -> Any:
     """The job's output as plain JSON-like data, blobs and references to other jobs resolved.
 
     A resolved reference comes back as objects (an InsertionDocument, a Structure), a
@@ -138,15 +138,15 @@ def _neb_summaries(js: JobStore, result_job: dict[str, Any] | None) -> dict[str,
 def neb_bands(doc: dict[str, Any], stores: list[JobStore]) -> list[NebBand]:
     """The NEB bands of a pair result whose jobs are in ``stores``: images, energies, path."""
     uuids = doc.get("job_uuids") or {}
-    hit = _find(stores, uuids["pair_result"]) if uuids.get("pair_result") else None
+    hit = find_job(stores, uuids["pair_result"]) if uuids.get("pair_result") else None
     summaries = _neb_summaries(*hit) if hit else {}
     candidates = list(summaries)
     if uuids.get("neb") and uuids["neb"] not in summaries:  # e.g. the summary was made in an earlier run
         candidates.insert(0, uuids["neb"])
     bands = []
     for uuid in candidates:
-        where = _find(stores, uuid)
-        out = _output(where[0], uuid) if where else None
+        where = find_job(stores, uuid)
+        out = job_output(where[0], uuid) if where else None
         if not isinstance(out, dict) or not out.get("images"):
             continue  # the NEB screen (no NEB ran) or an NEB that stored no band
         images = [s for s in map(_structure, out["images"]) if s is not None]
@@ -199,11 +199,11 @@ def load_artifacts(doc: dict[str, Any], stores: list[JobStore]) -> PairArtifacts
     for step, uuid in (doc.get("job_uuids") or {}).items():
         record = JobRecord(step, uuid)
         art.jobs.append(record)
-        where = _find(stores, uuid) if uuid else None
+        where = find_job(stores, uuid) if uuid else None
         if where is None:
             continue
         record.name = where[1].get("name")
-        record.output = _output(where[0], uuid)
+        record.output = job_output(where[0], uuid)
         record.settings = _settings(record.output)
         if not isinstance(record.output, dict) or step == "neb":
             continue
