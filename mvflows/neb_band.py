@@ -17,6 +17,7 @@ mirrored (FIRE), 79 mirrored with ASE's ODE optimiser.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -220,6 +221,62 @@ def _optimizer(name: str):  # type: ignore[no-untyped-def]
     return {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}[name]
 
 
+@dataclass(frozen=True)
+class DipGuard:
+    """What a band does when it passes below its relaxed endpoints (issue: bands that go wrong).
+
+    An image more than ``tolerance_ev`` below the lower endpoint is a configuration lower
+    than the hop's minimum: the barrier (max - min) would then be measured from a point
+    that is not the intended site, and the band spends its steps sliding into it (Ca in
+    Fe2S4 on SevenNet-0: 475 force calls, the other bands 39-131). The band stops at once;
+    the nearer endpoint is relaxed from the lowest image (fixed cell, ``endpoint_fmax``,
+    at most ``endpoint_steps`` force calls; a mirrored band's other end is its symmetry
+    image) and the band restarts from where it was, at most ``restarts`` times, within the
+    band's own step budget. A dip at the middle image (the intermediate site lower than
+    both ends) or one left after the restarts stops the band: its NebResult is ``failed``
+    with the reason as a tag starting with :data:`DIP_STOP_TAG`.
+    """
+
+    tolerance_ev: float = 0.02
+    endpoint_fmax: float = 0.02
+    endpoint_steps: int = 300
+    restarts: int = 1
+
+
+DIP_RESTART_TAG = "endpoint re-relaxed from the band"
+DIP_STOP_TAG = "band stopped"
+
+
+class _Dipped(Exception):
+    def __init__(self, image: int, dip: float) -> None:
+        super().__init__(f"image {image} lies {dip:.3f} eV below the endpoints")
+        self.image, self.dip, self.steps = image, dip, 0
+
+
+def _lowest_below_endpoints(images: list[Atoms], tolerance: float) -> tuple[int, float] | None:
+    """(index, depth) of the lowest moving image when it lies > ``tolerance`` below both endpoints."""
+    energies = [img.calc.results.get("energy") if img.calc is not None else None for img in images]
+    if any(e is None for e in energies):
+        return None
+    k = int(np.argmin(energies[1:-1])) + 1
+    dip = float(min(energies[0], energies[-1]) - energies[k])
+    return (k, dip) if dip > tolerance else None
+
+
+def _relax_image(image: Atoms, evaluate: Evaluate, fmax: float, steps: int) -> tuple[Atoms, int]:
+    """The configuration of one band image (as last evaluated), relaxed at fixed cell."""
+    from ase.optimize import BFGS
+
+    atoms = (
+        image.calc.atoms.copy() if image.calc is not None and image.calc.atoms is not None else image.copy()
+    )
+    atoms.calc = _Pushed(evaluate)
+    opt = BFGS(atoms, logfile=None)
+    opt.run(fmax=fmax, steps=steps)
+    atoms.get_forces()  # pushed results for the band's first evaluation
+    return atoms, opt.nsteps
+
+
 @dataclass
 class BandRun:
     """What one band optimisation did: the NEB document plus its cost."""
@@ -230,6 +287,90 @@ class BandRun:
     seconds: float
     max_neb_force: float
     mirrored: bool = False
+    restarts: int = 0
+    stopped: str | None = None  # why a dip stopped the band
+
+
+def _run(opt: Any, band: BandNEB, guard: DipGuard | None, fmax: float, steps: int) -> tuple[bool, int]:
+    """One optimiser run; (converged, steps). A dip the guard sees raises :class:`_Dipped`
+    after the step that showed it, with the steps taken."""
+
+    def watch() -> None:
+        assert guard is not None
+        found = _lowest_below_endpoints(band.images, guard.tolerance_ev)
+        if found is not None:
+            raise _Dipped(*found)
+
+    if guard is not None:
+        opt.attach(watch, interval=1)
+    try:
+        return bool(opt.run(fmax=fmax, steps=max(steps, 0))), opt.nsteps
+    except _Dipped as dip:
+        dip.steps = opt.nsteps
+        raise
+
+
+def _optimise(
+    atoms: list[Atoms],
+    evaluate: Evaluate,
+    mirror: Mirror | None,
+    stages: list[dict],
+    fmax: float,
+    preclimb_fmax: float | None,
+    steps: int,
+    optimizer: str,
+    guard: DipGuard | None,
+) -> tuple[BandNEB, bool, int, int]:
+    """Run the band's stages on ``atoms`` in place; (band, converged, steps, ODE handovers)."""
+    done = 0
+    converged = False
+    band = None
+    handovers = 0  # ODE stages finished by FIRE
+    for k, kwargs in enumerate(stages):
+        band = BandNEB(atoms, evaluate, mirror=mirror, **kwargs)
+        target = max(preclimb_fmax, fmax) if k < len(stages) - 1 else fmax
+        try:
+            converged, n = _run(_optimizer(optimizer)(band, logfile=None), band, guard, target, steps - done)
+            done += n
+            if not converged and optimizer == "ODE" and done < steps:
+                # ASE's ODE solver gives up when its adaptive step shrinks to nothing, which
+                # happened near convergence (10 of 12 spinel bands stopped at 0.05-0.075 eV/Å
+                # with fmax 0.05); FIRE finishes from there within the same step budget
+                # (LBFGS did not converge a Lennard-Jones test band in 400 steps).
+                converged, n = _run(_optimizer("FIRE")(band, logfile=None), band, guard, target, steps - done)
+                done += n
+                handovers += 1
+        except _Dipped as dip:
+            dip.steps += done
+            raise
+        if not converged:
+            break
+    assert band is not None
+    return band, converged, done, handovers
+
+
+def _restart(
+    atoms: list[Atoms], dip: _Dipped, evaluate: Evaluate, mirror: Mirror | None, guard: DipGuard
+) -> str:
+    """Relax the endpoint nearer the dip from the lowest image, in ``atoms``; the note saying so."""
+    side = 0 if dip.image < len(atoms) / 2 else len(atoms) - 1
+    before = float(atoms[side].calc.results["energy"])
+    relaxed, n = _relax_image(atoms[dip.image], evaluate, guard.endpoint_fmax, guard.endpoint_steps)
+    after = float(relaxed.calc.results["energy"])
+    atoms[side] = relaxed
+    if mirror is not None:  # the other end stays the symmetry image of this one
+        other = len(atoms) - 1 - side
+        end = atoms[other].copy()
+        end.set_positions(mirror.positions(relaxed.positions, atoms[other].positions, np.array(end.cell)))
+        end.calc = _Pushed(evaluate)
+        end.calc.push(end, after, mirror.vectors(relaxed.calc.results["forces"]))
+        atoms[other] = end
+    which = "start" if side == 0 else "end"
+    return (
+        f"{DIP_RESTART_TAG}: image {dip.image} lay {dip.dip:.3f} eV below the endpoints after {dip.steps} "
+        f"band steps; the {which} relaxed from it in {n} steps to {before - after:.3f} eV below the relaxed "
+        f"{which}{' (the other end its symmetry image)' if mirror is not None else ''}; the band restarted"
+    )
 
 
 def run_band(
@@ -241,13 +382,16 @@ def run_band(
     optimizer: str = "ODE",
     preclimb_fmax: float | None = 0.3,
     use_mirror: bool = True,
+    guard: DipGuard | None = None,
 ) -> BandRun:
     """Optimise a band (endpoints included in ``images``) and return a NebResult.
 
     With ``climb`` in ``neb_kwargs`` and ``preclimb_fmax`` set, the band is first relaxed
     without climbing to ``max(preclimb_fmax, fmax)`` and then with the climbing image to
     ``fmax``; both stages share the ``steps`` budget. With ``use_mirror`` and a symmetric
-    hop (:func:`find_mirror`), only the first half of the band is computed.
+    hop (:func:`find_mirror`), only the first half of the band is computed. With a
+    ``guard``, a band that dips below its endpoints restarts or stops (:class:`DipGuard`);
+    its steps, restarts included, stay within ``steps``.
     """
     t0 = time.perf_counter()
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
@@ -260,30 +404,36 @@ def run_band(
     stages = [dict(neb_kwargs)]
     if climb and preclimb_fmax and preclimb_fmax > fmax:
         stages = [{**neb_kwargs, "climb": False}, dict(neb_kwargs)]
-    done = 0
-    converged = False
-    band = None
-    handovers = 0  # ODE stages finished by LBFGS
-    for k, kwargs in enumerate(stages):
-        band = BandNEB(atoms, evaluate, mirror=mirror, **kwargs)
-        target = max(preclimb_fmax, fmax) if k < len(stages) - 1 else fmax
-        opt = _optimizer(optimizer)(band, logfile=None)
-        converged = bool(opt.run(fmax=target, steps=max(steps - done, 0)))
-        done += opt.nsteps
-        if not converged and optimizer == "ODE" and done < steps:
-            # ASE's ODE solver gives up when its adaptive step shrinks to nothing, which
-            # happened near convergence (10 of 12 spinel bands stopped at 0.05-0.075 eV/Å
-            # with fmax 0.05); FIRE finishes from there within the same step budget
-            # (LBFGS did not converge a Lennard-Jones test band in 400 steps).
-            finish = _optimizer("FIRE")(band, logfile=None)
-            converged = bool(finish.run(fmax=target, steps=steps - done))
-            done += finish.nsteps
-            handovers += 1
-        if not converged:
+    done = handovers = restarts = 0
+    notes: list[str] = []
+    stopped = None
+    while True:
+        try:
+            band, converged, n, h = _optimise(
+                atoms, evaluate, mirror, stages, fmax, preclimb_fmax, steps - done, optimizer, guard
+            )
+            done, handovers = done + n, handovers + h
             break
-    assert band is not None
-    forces = band.get_forces().reshape(-1, 3)
-    max_force = float(np.sqrt((forces**2).sum(axis=1)).max())
+        except _Dipped as dip:
+            assert guard is not None
+            done += dip.steps
+            middle = len(atoms) % 2 == 1 and dip.image == len(atoms) // 2
+            if middle or restarts >= guard.restarts or done >= steps:
+                why = "its middle image (the intermediate site) lies" if middle else f"image {dip.image} lies"
+                again = f" after {restarts} endpoint re-relax" if restarts else ""
+                stopped = (
+                    f"{DIP_STOP_TAG} after {done} steps{again}: {why} {dip.dip:.3f} eV below both endpoints, "
+                    "so they are not the minima of this hop"
+                )
+                band, converged = None, False
+                break
+            restarts += 1
+            notes.append(_restart(atoms, dip, evaluate, mirror, guard))
+    if band is not None:
+        forces = band.get_forces().reshape(-1, 3)
+        max_force = float(np.sqrt((forces**2).sum(axis=1)).max())
+    else:
+        max_force = math.inf
     energies = [float(a.get_potential_energy()) for a in atoms]
     result = NebResult(
         images=[AseAtomsAdaptor.get_structure(a) for a in atoms],
@@ -298,6 +448,8 @@ def run_band(
             *([f"ODE stopped early {handovers}x, finished with FIRE"] if handovers else []),
             f"force calls {getattr(evaluate, 'calls', 'n/a')}",
             "band: mirror-symmetric half computed" if mirror else "band: every image computed",
+            *notes,
+            *([stopped] if stopped else []),
         ],
     )
     return BandRun(
@@ -307,4 +459,6 @@ def run_band(
         seconds=time.perf_counter() - t0,
         max_neb_force=max_force,
         mirrored=mirror is not None,
+        restarts=restarts,
+        stopped=stopped,
     )
