@@ -26,6 +26,7 @@ from mvflows.models import (
     model_label,
     resolve_model,
 )
+from mvflows.neb_band import DipGuard
 
 
 class _ForceFieldMaker(KeyedMaker):
@@ -94,6 +95,8 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
     optimizer: str = "ODE"
     workers: int | None = None
     preclimb_fmax: float | None = 0.3
+    # a band that passes below its relaxed endpoints restarts once from a re-relaxed end, or stops
+    guard: DipGuard | None = field(default_factory=DipGuard)
 
     def run_ase(self, images, prev_dir=None):  # type: ignore[no-untyped-def]  # noqa: ARG002 - atomate2's signature
         from mvflows.image_workers import ImageEvaluator, available_cores
@@ -111,6 +114,7 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
             neb_kwargs=self.neb_kwargs,
             optimizer=self.optimizer,
             preclimb_fmax=self.preclimb_fmax,
+            guard=self.guard,
         )
         return tag_neb_convergence(run.result, run.max_neb_force, fmax)
 
@@ -122,7 +126,10 @@ class Calculator(Protocol):
     ``.output.energy`` (atomate2 task documents, force field or VASP); ``neb_maker``
     returns a Maker whose ``make(images)`` job output is emmet's NebResult (energies,
     images, tags). ``neb_needs_endpoint_energies`` says whether that maker must be given
-    the relaxed endpoint energies (VASP does not recompute folders 00 and NN).
+    the relaxed endpoint energies (VASP does not recompute folders 00 and NN). ``guard``
+    (:class:`~mvflows.neb_band.DipGuard`) is what a band below its endpoints does; a backend
+    whose band runs elsewhere (VASP) cannot stop it and ignores it, and the NEB summary
+    still reports the dip.
     """
 
     @property
@@ -134,7 +141,9 @@ class Calculator(Protocol):
         self, relax_cell: bool = True, fmax: float | None = None, steps: int | None = None
     ) -> Any: ...
 
-    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE") -> Any: ...
+    def neb_maker(
+        self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE", guard: DipGuard | None = None
+    ) -> Any: ...
 
 
 @dataclass
@@ -173,13 +182,16 @@ class ForceFieldCalculator:
             optimizer_kwargs={"optimizer": "BFGS"},
         )
 
-    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE") -> MvNebMaker:
+    def neb_maker(
+        self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE", guard: DipGuard | None = None
+    ) -> MvNebMaker:
         return MvNebMaker(
             **self._model(),
             neb_kwargs=neb_kwargs(climb=climb),
             steps=steps,
             relax_kwargs={"fmax": fmax},
             optimizer=optimizer,
+            guard=guard,
         )
 
 

@@ -302,6 +302,14 @@ class NebSettings(_Strict):
     symmetric_tolerance_ev: float = Field(
         0.02, gt=0, description="endpoints of a symmetric hop must agree to this (eV)"
     )
+    dip_restarts: int | None = Field(
+        1,
+        ge=0,
+        le=3,
+        description="force fields: a band with an image more than symmetric_tolerance_ev below its relaxed "
+        "endpoints stops; the nearer endpoint is relaxed from the lowest image and the band restarts, this "
+        "many times, then stops partial (null: run the band on and only report the dip)",
+    )
     relax_intermediate: bool = Field(
         True,
         description="spinel hops: also relax the supercell with the ion held on the intermediate void "

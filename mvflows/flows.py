@@ -37,6 +37,7 @@ from mvflows.jobs.sites import FileSitesMaker, InsertionSitesMaker, SpinelSitesM
 from mvflows.jobs.stability import StabilityMaker
 from mvflows.jobs.voltage import voltage
 from mvflows.keys import KeyedMaker
+from mvflows.neb_band import DipGuard
 from mvflows.structures import metal_reference
 from mvflows.structures.catalog import Host, pair_label
 from mvflows.structures.files import read_structure
@@ -277,9 +278,14 @@ def host_kind(host: Host) -> str:
 
 def _hop_neb(campaign: Campaign, calc: Calculator, mirror_end: bool) -> HopNebMaker:
     n = campaign.neb
+    guard = None
+    if n.dip_restarts is not None:
+        guard = DipGuard(n.symmetric_tolerance_ev, n.endpoint_fmax, n.endpoint_steps, n.dip_restarts)
     return HopNebMaker(
         endpoint_relax_maker=calc.relax_maker(relax_cell=False, fmax=n.endpoint_fmax, steps=n.endpoint_steps),
-        neb_maker=calc.neb_maker(fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer),
+        neb_maker=calc.neb_maker(
+            fmax=n.fmax, steps=n.steps, climb=n.climb, optimizer=n.optimizer, guard=guard
+        ),
         images=n.images,
         idpp=n.idpp,
         symmetric_tolerance_ev=n.symmetric_tolerance_ev,

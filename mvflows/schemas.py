@@ -117,7 +117,9 @@ class NebSummary(BaseModel):
         description="the band's plausibility checks (the first limit's, the chosen hop's)",
     )
     flag_reasons: list[str] = Field(
-        default_factory=list, description="every flagged check of every band computed (limits, hops)"
+        default_factory=list,
+        description="every flagged check of every band computed (limits, hops), and every band restarted "
+        "from a re-relaxed endpoint (mvflows.neb_band.DipGuard)",
     )
     band: list[Structure] | None = Field(
         None,

@@ -131,3 +131,146 @@ def test_ode_band_converges_with_one_or_more_images(n):
         optimizer="ODE",
     )
     assert run.result.state == "successful" and run.max_neb_force < 0.02
+
+
+# ---------------------------------------------------------------- bands that dip below their ends
+class WellEvaluator:
+    """The last atom (the ion) in a potential of its x: ``well(u)``, u = x - 5 Å, plus a
+    harmonic pull onto the line y = z = 5 Å; the other atoms feel nothing. Calls counted."""
+
+    def __init__(self, well) -> None:
+        self.well, self.calls = well, 0
+
+    def __call__(self, structures):
+        self.calls += len(structures)
+        out = []
+        for a in structures:
+            x, y, z = a.positions[-1] - 5.0
+            h, dh = self.well(x)
+            forces = np.zeros((len(a), 3))
+            forces[-1] = [-dh, -2 * y, -2 * z]
+            out.append((float(h + y * y + z * z), forces))
+        return out
+
+
+def _double_well(u):
+    """Minima at u = +-1 (0 eV), a 1 eV barrier at u = 0."""
+    return (u * u - 1) ** 2, 4 * u * (u * u - 1)
+
+
+def _line_band(start: float, end: float, n: int):
+    """Two spectator atoms and the ion, which moves along x from ``start`` to ``end`` (Å from the middle)."""
+    from pymatgen.core import Lattice, Structure
+
+    frames = []
+    for t in np.linspace(0, 1, n + 2):
+        u = start + t * (end - start)
+        frames.append(
+            Structure(
+                Lattice.cubic(10.0),
+                ["S", "S", "Mg"],
+                [[5, 7, 5], [5, 3, 5], [5 + u, 5, 5]],
+                coords_are_cartesian=True,
+            )
+        )
+    return frames
+
+
+def _guarded(images, evaluate, guard, use_mirror=True):
+    from mvflows.neb_band import run_band
+
+    return run_band(
+        images,
+        evaluate,
+        fmax=0.02,
+        steps=400,
+        neb_kwargs={"climb": True, "method": "improvedtangent"},
+        optimizer="FIRE",
+        use_mirror=use_mirror,
+        guard=guard,
+    )
+
+
+@pytest.mark.parametrize("use_mirror", [True, False])
+def test_a_band_below_its_unrelaxed_endpoints_restarts_from_its_lowest_image(use_mirror):
+    """Ends on the shoulders of a double well (0.48 eV up): the band slides into the wells.
+    Guarded, it re-relaxes an end from its lowest image and measures the 1 eV barrier from the
+    well; unguarded, its profile starts 0.48 eV above its own minimum."""
+    from mvflows.neb_band import DIP_RESTART_TAG, DipGuard
+
+    images = _line_band(-1.3, 1.3, 5)
+    plain = _guarded(images, WellEvaluator(_double_well), None, use_mirror)
+    dip = min(plain.result.energies[0], plain.result.energies[-1]) - min(plain.result.energies)
+    assert dip > 0.4  # the trap is real
+
+    calls = WellEvaluator(_double_well)
+    run = _guarded(images, calls, DipGuard(tolerance_ev=0.02, endpoint_fmax=0.01), use_mirror)
+    e = np.array(run.result.energies)
+    assert run.mirrored is use_mirror
+    assert run.result.state == "successful" and run.restarts == 1 and run.stopped is None
+    assert e[0] == pytest.approx(0.0, abs=1e-3)  # the start is the well now, not the shoulder
+    if use_mirror:
+        assert e[-1] == pytest.approx(0.0, abs=1e-3)  # and the end its symmetry image
+    assert e.max() - e.min() == pytest.approx(1.0, abs=0.02)
+    assert min(e[0], e[-1]) - e.min() <= 0.02
+    assert any(t.startswith(DIP_RESTART_TAG) for t in run.result.tags)
+    assert run.steps <= 400
+
+
+def test_a_band_whose_middle_is_lowest_stops_at_once():
+    """A single well in the middle: the ends are not minima of this hop, and no endpoint
+    relaxed from the middle could be; the band stops failed within a few steps."""
+    from mvflows.neb_band import DIP_STOP_TAG, DipGuard
+
+    calls = WellEvaluator(lambda u: (u * u, 2 * u))
+    run = _guarded(_line_band(-1.3, 1.3, 5), calls, DipGuard(), use_mirror=True)
+    assert run.result.state == "failed" and run.stopped and run.restarts == 0
+    assert "middle image" in run.stopped
+    assert any(t.startswith(DIP_STOP_TAG) for t in run.result.tags)
+    assert run.steps < 50 and calls.calls < 200
+
+
+def test_a_band_that_dips_again_after_its_restarts_stops():
+    from mvflows.neb_band import DIP_STOP_TAG, DipGuard
+
+    run = _guarded(
+        _line_band(-1.3, 1.3, 5), WellEvaluator(_double_well), DipGuard(restarts=0), use_mirror=False
+    )
+    assert run.result.state == "failed" and run.restarts == 0
+    assert any(t.startswith(DIP_STOP_TAG) for t in run.result.tags)
+    assert run.max_neb_force == float("inf")
+
+
+def test_the_summary_flags_a_restarted_band_and_fails_a_stopped_one():
+    from mvflows.atomate2_fixes import tag_neb_convergence
+    from mvflows.jobs.hop_neb import summarise_neb
+    from mvflows.neb_band import DipGuard
+
+    summaries = {}
+    for restarts in (1, 0):
+        run = _guarded(_line_band(-1.3, 1.3, 5), WellEvaluator(_double_well), DipGuard(restarts=restarts))
+        neb = tag_neb_convergence(run.result, run.max_neb_force, 0.02)
+        e0 = neb.energies[0]
+        summaries[restarts] = summarise_neb.original(neb, e0, None, "tet-oct-tet", 2.6, 0.02, "u")
+    restarted, stopped = summaries[1], summaries[0]
+    assert restarted.converged and restarted.failure_reasons == []
+    assert restarted.barrier_ev == pytest.approx(1.0, abs=0.02)
+    assert len(restarted.flag_reasons) == 1 and "re-relaxed" in restarted.flag_reasons[0]
+    assert not stopped.converged
+    assert any(r.startswith("band stopped") for r in stopped.failure_reasons)
+    assert not any("step limit" in r for r in stopped.failure_reasons)
+
+
+def test_the_campaign_sets_the_guard_of_its_force_field_bands():
+    from mvflows.calculators import calculator_for
+    from mvflows.campaign import Campaign
+    from mvflows.flows import _hop_neb
+    from mvflows.neb_band import DipGuard
+
+    def guard(**neb):
+        campaign = Campaign(name="t", hosts=["Cr2S4"], intercalants=["Mg"], neb=neb)
+        return _hop_neb(campaign, calculator_for(campaign.calculator), mirror_end=True).neb_maker.guard
+
+    assert guard() == DipGuard(tolerance_ev=0.02, endpoint_fmax=0.02, endpoint_steps=300, restarts=1)
+    assert guard(symmetric_tolerance_ev=0.05, dip_restarts=0) == DipGuard(0.05, 0.02, 300, 0)
+    assert guard(dip_restarts=None) is None

@@ -24,6 +24,7 @@ from mvflows import plausibility
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG
 from mvflows.calculators import MvNebMaker, MvRelaxMaker
 from mvflows.keys import KeyedMaker, job
+from mvflows.neb_band import DIP_RESTART_TAG, DIP_STOP_TAG
 from mvflows.neb_path import Hop, hop_images, hop_mirror, ion_path_a, migrating_site, mirrored_endpoint
 from mvflows.schemas import NebSummary, PlausibilityCheck
 
@@ -104,9 +105,16 @@ def summarise_neb(
         )
     energies = np.asarray(neb.energies, dtype=float)
     failures = []
-    converged = NEB_CONVERGED_TAG in (neb.tags or [])
-    if not converged:
+    tags = [str(t) for t in neb.tags or []]
+    converged = NEB_CONVERGED_TAG in tags
+    stopped = [t for t in tags if t.startswith(DIP_STOP_TAG)]
+    if stopped:
+        failures += stopped
+    elif not converged:
         failures.append("NEB forces not converged within the step limit")
+    # a restarted band's barrier is measured from its re-relaxed end, lower than the relaxed
+    # endpoint the site energies and voltage were computed from: worth a second opinion
+    restarted = [t for t in tags if t.startswith(DIP_RESTART_TAG)]
     mismatch = None
     if start_energy is not None and end_energy is None:  # end mapped from the start: check the band's own
         end_energy = start_energy + float(energies[-1] - energies[0])
@@ -151,7 +159,7 @@ def summarise_neb(
         failure_reasons=failures,
         neb_job_uuid=neb_job_uuid,
         plausibility=checks,
-        flag_reasons=plausibility.flag_reasons(checks),
+        flag_reasons=[*restarted, *plausibility.flag_reasons(checks)],
         band=list(neb.images) if neb.images else None,
     )
 

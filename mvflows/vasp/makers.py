@@ -26,6 +26,7 @@ from pymatgen.core import Structure
 
 from mvflows.atomate2_fixes import NEB_CONVERGED_TAG, NEB_NOT_CONVERGED_TAG
 from mvflows.keys import KeyedMaker, job
+from mvflows.neb_band import DipGuard
 from mvflows.vasp.sets import StudySetGenerator
 from mvflows.vasp.settings import JOB_MARKER, VaspStudySettings, load_vasp_settings
 
@@ -239,7 +240,14 @@ class VaspCalculator:
         )
         return VaspRelaxStaticMaker(name="relax", relax_maker=relax, static_maker=static)
 
-    def neb_maker(self, fmax: float, steps: int, climb: bool, optimizer: str = "ODE") -> VaspNebMaker:
+    def neb_maker(
+        self,
+        fmax: float,
+        steps: int,
+        climb: bool,
+        optimizer: str = "ODE",
+        guard: DipGuard | None = None,  # noqa: ARG002 - VASP runs the band to its end (Calculator)
+    ) -> VaspNebMaker:
         gen = StudySetGenerator(
             study=self.settings,
             job_kind="neb",
