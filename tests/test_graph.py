@@ -302,3 +302,34 @@ def test_both_families_hand_vasp_endpoint_energies_to_the_neb(campaign_file):
         ]
         assert nebs, [j.name for j, _ in flow.iterflow()]
         assert all(isinstance(j, Job) for j in nebs)
+
+
+def test_the_stock_benchmark_runs_the_same_graph_on_atomate2s_own_makers():
+    """B-campaign-stock: every energy from atomate2's unchanged makers (FIRE relaxes, its
+    NEB with the climbing image), both NEB ends relaxed, linear images."""
+    from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+    from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
+
+    from benchmarks.campaign_stock import stock_flow
+    from mvflows.calculators import MvNebMaker, MvRelaxMaker
+    from mvflows.campaign import Campaign
+
+    campaign = Campaign(name="t", hosts=["Cr2S4"], intercalants=["Mg"], stability={"enabled": False})
+    jobs = [j for j, _ in stock_flow(campaign, "7net-0").iterflow()]
+    makers = [getattr(j.function, "__self__", None) for j in jobs]
+    relaxes = [m for m in makers if isinstance(m, ForceFieldRelaxMaker)]
+    assert relaxes and not any(isinstance(m, MvRelaxMaker) for m in makers)
+    assert all(m.optimizer_kwargs == {} for m in relaxes)  # atomate2's default optimiser (FIRE)
+    # the NEB is built at run time by the screen's gate, from the hops maker it holds
+    import inspect
+
+    from mvflows.jobs.gate import neb_gate
+
+    (gate,) = [j for j in jobs if getattr(j.function, "original", j.function) is neb_gate.original]
+    bound = inspect.signature(neb_gate.original).bind(*gate.function_args, **gate.function_kwargs)
+    hop_neb = bound.arguments["hops_maker"].neb
+    assert not hop_neb.mirror_end and not hop_neb.idpp
+    assert isinstance(hop_neb.neb_maker, ForceFieldNebFromImagesMaker)
+    assert not isinstance(hop_neb.neb_maker, MvNebMaker) and hop_neb.neb_maker.neb_kwargs["climb"] is True
+    assert isinstance(hop_neb.endpoint_relax_maker, ForceFieldRelaxMaker)
+    assert not isinstance(hop_neb.endpoint_relax_maker, MvRelaxMaker)
