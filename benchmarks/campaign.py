@@ -23,6 +23,8 @@ from benchmarks.common import machine, write_result
 # job name -> type, first match wins (names as mvflows gives them)
 JOB_TYPES = [
     ("neb_endpoint_relax", ("NEB start", "NEB end")),
+    # the plausibility check's relax of the ion held on the hop's intermediate void
+    ("neb_intermediate_relax", ("NEB intermediate",)),
     ("neb_other", ("NEB images", "NEB summary", "NEB screen")),
     ("relax", ("relax",)),
     ("site", ("site energy",)),
@@ -37,6 +39,16 @@ def job_type(name: str) -> str:
         if any(n in name for n in needles):
             return kind
     return "other"
+
+
+def per_job_type(jobs: list[tuple[str, float]]) -> dict[str, dict]:
+    """Jobs and job-seconds per :func:`job_type`, from a run's ``timings.json`` ``jobs``."""
+    per_type: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "s": 0.0})
+    for name, seconds in jobs:
+        t = per_type[job_type(name)]
+        t["jobs"] += 1
+        t["s"] += seconds
+    return dict(per_type)
 
 
 def main() -> None:
@@ -72,11 +84,7 @@ def main() -> None:
     proc = subprocess.run(cmd)
     wall = time.perf_counter() - t0
     timings = json.loads((Path(store) / "work" / "timings.json").read_text())
-    per_type: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "s": 0.0})
-    for name, seconds in timings["jobs"]:
-        t = per_type[job_type(name)]
-        t["jobs"] += 1
-        t["s"] += seconds
+    per_type = per_job_type(timings["jobs"])
     results = json.loads(
         subprocess.run(
             [
