@@ -7,14 +7,17 @@ and mvflows' NEB band; VASP lives in :mod:`mvflows.vasp` (loaded only when asked
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 from atomate2.forcefields.neb import ForceFieldNebFromImagesMaker
+from pymatgen.core import Structure
 
 from mvflows.atomate2_fixes import LEAN_IONIC_STEP_DATA, neb_kwargs, tag_neb_convergence
+from mvflows.cascade import Cascade, preconverged_band, prerelaxed
 from mvflows.keys import KeyedMaker
 from mvflows.models import (
     DEFAULT_MODEL,
@@ -27,6 +30,8 @@ from mvflows.models import (
     resolve_model,
 )
 from mvflows.neb_band import DipGuard
+
+logger = logging.getLogger(__name__)
 
 
 class _ForceFieldMaker(KeyedMaker):
@@ -55,6 +60,15 @@ class MvRelaxMaker(_ForceFieldMaker, ForceFieldRelaxMaker):
 
     name: str = "relax"
     ionic_step_data: tuple[str, ...] | None = LEAN_IONIC_STEP_DATA
+    cascade: Cascade | None = None  # a cheap model relaxes first (mvflows.cascade)
+
+    def run_ase(self, mol_or_struct, prev_dir=None):  # type: ignore[no-untyped-def]
+        if self.cascade is not None and isinstance(mol_or_struct, Structure):
+            mol_or_struct, note = prerelaxed(
+                self.cascade, mol_or_struct, self.relax_cell, self.relax_shape, self.optimizer_kwargs
+            )
+            logger.info(note)
+        return super().run_ase(mol_or_struct, prev_dir=prev_dir)
 
 
 @dataclass
@@ -97,6 +111,7 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
     preclimb_fmax: float | None = 0.3
     # a band that passes below its relaxed endpoints restarts once from a re-relaxed end, or stops
     guard: DipGuard | None = field(default_factory=DipGuard)
+    cascade: Cascade | None = None  # a cheap model moves the band first (mvflows.cascade)
 
     def run_ase(self, images, prev_dir=None):  # type: ignore[no-untyped-def]  # noqa: ARG002 - atomate2's signature
         from mvflows.image_workers import ImageEvaluator, available_cores
@@ -106,8 +121,13 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
         workers = self.workers or min(available_cores(), max(len(images) - 2, 1))
         evaluate = ImageEvaluator(meta, dict(self.calculator_kwargs), workers=workers)
         fmax = self.relax_kwargs.get("fmax", 0.1)
+        notes = []
+        images = list(images)
+        if self.cascade is not None:
+            images, note = preconverged_band(self.cascade, images, workers, self.neb_kwargs, self.optimizer)
+            notes.append(note)
         run = run_band(
-            list(images),
+            images,
             evaluate,
             fmax=fmax,
             steps=self.steps,
@@ -116,6 +136,7 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
             preclimb_fmax=self.preclimb_fmax,
             guard=self.guard,
         )
+        run.result.tags = [*(run.result.tags or []), *notes]
         return tag_neb_convergence(run.result, run.max_neb_force, fmax)
 
 
@@ -156,6 +177,7 @@ class ForceFieldCalculator:
     relax_steps: int = 500
     device: str = "auto"
     neb_needs_endpoint_energies: bool = False
+    cascade: Cascade | None = None
 
     @property
     def label(self) -> str:
@@ -180,6 +202,7 @@ class ForceFieldCalculator:
             # (11 spinels, fmax 0.05): 31.8 s vs 70.6 s on one core (benchmarks/relax.py),
             # energies within 0.35 meV/atom.
             optimizer_kwargs={"optimizer": "BFGS"},
+            cascade=self.cascade,
         )
 
     def neb_maker(
@@ -192,6 +215,7 @@ class ForceFieldCalculator:
             relax_kwargs={"fmax": fmax},
             optimizer=optimizer,
             guard=guard,
+            cascade=self.cascade,
         )
 
 
@@ -202,6 +226,19 @@ def _forcefield(settings: Any) -> ForceFieldCalculator:
         relax_fmax=settings.relax.fmax,
         relax_steps=settings.relax.steps,
         device=settings.device,
+        cascade=_cascade(settings.cascade),
+    )
+
+
+def _cascade(settings: Any) -> Cascade | None:
+    if settings is None:
+        return None
+    return Cascade(
+        model=settings.model,
+        model_kwargs=dict(settings.model_kwargs),
+        relax_fmax=settings.relax_fmax,
+        band_fmax=settings.band_fmax,
+        steps=settings.steps,
     )
 
 

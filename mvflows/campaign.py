@@ -67,6 +67,24 @@ class RelaxSettings(_Strict):
     steps: int = Field(500, gt=0, le=MAX_STEPS, description="maximum optimiser steps")
 
 
+class CascadeSettings(_Strict):
+    """A cheap model that pre-converges every relax and band (force fields; mvflows.cascade)."""
+
+    model: str = Field("chgnet-0.2.0", description="the cheap model (a name of docs/models.md)")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    relax_fmax: float = Field(0.15, gt=0, description="force where the cheap relaxes stop (eV/Å)")
+    band_fmax: float = Field(0.3, gt=0, description="NEB force where the cheap band stops (eV/Å)")
+    steps: int = Field(200, gt=0, le=MAX_STEPS, description="optimiser steps of each cheap stage")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from mvflows.models import resolve_model_name
+
+        resolve_model_name(value)
+        return value
+
+
 class CommitteeSettings(_Strict):
     """Every pair on several force fields (``calculator.committee``): the headline model's numbers,
     the members' spread, and a flag where they disagree (docs/committee.md).
@@ -140,6 +158,11 @@ class CalculatorSettings(_Strict):
         "auto",
         description="where the force field runs: auto (CUDA when torch sees a GPU, else CPU), cpu or cuda; "
         "results do not depend on it, so it changes no key",
+    )
+    cascade: CascadeSettings | None = Field(
+        None,
+        description="force fields: a cheap model pre-converges every relax and band and calculator.model "
+        "finishes (null: off; {} for the defaults)",
     )
     committee: CommitteeSettings | None = Field(
         None,
