@@ -233,13 +233,7 @@ def _forcefield(settings: Any) -> ForceFieldCalculator:
 def _cascade(settings: Any) -> Cascade | None:
     if settings is None:
         return None
-    return Cascade(
-        model=settings.model,
-        model_kwargs=dict(settings.model_kwargs),
-        relax_fmax=settings.relax_fmax,
-        band_fmax=settings.band_fmax,
-        steps=settings.steps,
-    )
+    return Cascade(**settings.model_dump())  # CascadeSettings holds Cascade's fields
 
 
 def _vasp(settings: Any) -> Calculator:

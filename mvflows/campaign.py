@@ -60,6 +60,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+def _known_model(value: str) -> str:
+    """A model name mvflows can resolve, or the error names the models that are."""
+    from mvflows.models import resolve_model_name
+
+    resolve_model_name(value)
+    return value
+
+
 class RelaxSettings(_Strict):
     """Settings of every full relaxation (cell and positions)."""
 
@@ -76,13 +84,7 @@ class CascadeSettings(_Strict):
     band_fmax: float = Field(0.3, gt=0, description="NEB force where the cheap band stops (eV/Å)")
     steps: int = Field(200, gt=0, le=MAX_STEPS, description="optimiser steps of each cheap stage")
 
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        from mvflows.models import resolve_model_name
-
-        resolve_model_name(value)
-        return value
+    _known_model = field_validator("model")(lambda value: _known_model(value))
 
 
 class CommitteeSettings(_Strict):
@@ -170,13 +172,7 @@ class CalculatorSettings(_Strict):
         "max_barrier_spread_ev, max_voltage_spread_v}); calculator.model is the headline member",
     )
 
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        from mvflows.models import resolve_model_name
-
-        resolve_model_name(value)  # known, or the error names the models that are
-        return value
+    _known_model = field_validator("model")(lambda value: _known_model(value))
 
     @field_validator("committee", mode="before")
     @classmethod

@@ -30,7 +30,7 @@ class Cascade:
     relax_fmax: float = 0.15  # eV/Å: where the cheap relax stops
     band_fmax: float = 0.3  # eV/Å: NEB force where the cheap band stops (no climbing image)
     steps: int = 200  # optimiser steps of each cheap stage
-    symprec: float = 0.1  # Å: space groups compared at this tolerance
+    symprec: float = 0.1  # Å: symmetry operations counted at this tolerance
 
     def calculator(self) -> tuple[str, dict[str, Any]]:
         """(atomate2 force-field name, calculator keywords) of the cheap model."""
@@ -51,7 +51,7 @@ def prerelaxed(
 ) -> tuple[Structure, str]:
     """``structure`` relaxed by the cheap model to ``cascade.relax_fmax``, or unchanged; and why.
 
-    Unchanged when the cheap relax lowered the space group (the note says from which to which).
+    Unchanged when the cheap relax lost symmetry operations (the note says how many).
     """
     from atomate2.ase.utils import AseRelaxer
 
@@ -76,7 +76,7 @@ def prerelaxed(
 
 def preconverged_band(
     cascade: Cascade, images: list[Structure], workers: int, neb_kwargs: dict, optimizer: str
-):
+) -> tuple[list[Structure], str]:
     """The band's moving images after the cheap model's band to ``cascade.band_fmax`` (no climbing
     image, no guard), between the given endpoints; and the note saying what it cost."""
     from mvflows.image_workers import ImageEvaluator
