@@ -334,6 +334,12 @@ class NebSettings(_Strict):
         description="spinel hops: also relax the supercell with the ion held on the intermediate void "
         "(a fixed-cell relax per band) for the intermediate-site check",
     )
+    intermediate_fmax: float = Field(
+        0.05,
+        gt=0,
+        description="force convergence of that relax (eV/Å); its energy feeds only the check, whose "
+        "tolerance is ~100 meV, so it need not be as tight as endpoint_fmax",
+    )
     intermediate_tolerance_ev: float = Field(
         TOLERANCE_EV,
         gt=0,

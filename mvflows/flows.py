@@ -293,6 +293,9 @@ def _hop_neb(campaign: Campaign, calc: Calculator, mirror_end: bool) -> HopNebMa
         intermediate_tolerance_ev=n.intermediate_tolerance_ev,
         maximum_window=n.maximum_window,
         relax_intermediate=n.relax_intermediate,
+        intermediate_relax_maker=calc.relax_maker(
+            relax_cell=False, fmax=n.intermediate_fmax, steps=n.endpoint_steps
+        ),
     )
 
 

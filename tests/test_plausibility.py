@@ -1,5 +1,7 @@
 """Plausibility checks of NEB bands (mvflows.plausibility): synthetic profiles, the graph, the result."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from emmet.core.neb import NebResult
@@ -162,14 +164,23 @@ def _spinel_neb_flow(**settings):
     return maker.hops.neb, maker.hops.neb.make(spinel_hop(charged_spinel("Cr"), "Mg", "tet"))
 
 
-def test_the_intermediate_site_is_relaxed_by_the_endpoint_relax_maker():
+def test_the_intermediate_site_is_relaxed_like_the_endpoints_to_its_own_fmax():
     neb, flow = _spinel_neb_flow()
     jobs = {j.name: j for j, _ in flow.iterflow()}
     site = jobs["relax (fixed cell) NEB intermediate oct"]
     start = jobs["relax (fixed cell) NEB start"]
-    # the same settings as the endpoints' (only the job's name differs, and it is not keyed)
-    assert canonical(site.function.__self__) == canonical(start.function.__self__)
-    assert canonical(site.function.__self__) == canonical(neb.endpoint_relax_maker)
+    assert canonical(start.function.__self__) == canonical(neb.endpoint_relax_maker)
+    # the endpoints' relax (fixed cell, same model and steps) but to neb.intermediate_fmax:
+    # its energy feeds only the check, never the barrier
+    site_maker, start_maker = site.function.__self__, start.function.__self__
+    assert site_maker.relax_kwargs == {"fmax": 0.05} and start_maker.relax_kwargs == {"fmax": 0.02}
+    assert canonical(dataclasses.replace(site_maker, relax_kwargs=start_maker.relax_kwargs)) == canonical(
+        start_maker
+    )
+    tight, tight_flow = _spinel_neb_flow(intermediate_fmax=0.02)
+    tight_site = {j.name: j for j, _ in tight_flow.iterflow()}["relax (fixed cell) NEB intermediate oct"]
+    assert canonical(tight_site.function.__self__) == canonical(tight.endpoint_relax_maker)
+    assert tight_site.uuid != site.uuid  # the looser relax is a different job, not a stored one reused
     # from the relaxed start's framework, the ion moved onto the void
     placed = jobs["NEB intermediate oct (ion on the void)"]
     assert site.function_args[0].uuid == placed.uuid

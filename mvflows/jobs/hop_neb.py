@@ -222,8 +222,10 @@ class HopNebMaker(KeyedMaker):
     band's end energy against the start.
 
     A hop through an intermediate site (``hop.intermediate``, the spinels') is also relaxed
-    with the ion held on that site, from the relaxed start, by the endpoint relax maker
-    (``relax_intermediate``, :func:`intermediate_structure`), and the summary
+    with the ion held on that site, from the relaxed start, by ``intermediate_relax_maker``
+    (the endpoint relax maker when None; ``relax_intermediate``, :func:`intermediate_structure`).
+    Its energy only feeds the check, never the barrier, so it may be relaxed more loosely than
+    the endpoints: an error of a few meV against a tolerance of 100. The summary
     checks the band against it and the position of its maximum against the faces
     (:mod:`mvflows.plausibility`, tolerance ``intermediate_tolerance_ev``, window
     ``maximum_window``).
@@ -239,6 +241,7 @@ class HopNebMaker(KeyedMaker):
     intermediate_tolerance_ev: float = plausibility.TOLERANCE_EV
     maximum_window: float = plausibility.WINDOW
     relax_intermediate: bool = True
+    intermediate_relax_maker: Maker | None = None
 
     def make(
         self,
@@ -296,7 +299,11 @@ class HopNebMaker(KeyedMaker):
                 placed.name = f"NEB intermediate {hop.intermediate}{label} (ion on the void)"
                 jobs.append(placed)
                 relax_site = self._relax(
-                    placed.output, f" NEB intermediate {hop.intermediate}{label}", shared, jobs
+                    placed.output,
+                    f" NEB intermediate {hop.intermediate}{label}",
+                    shared,
+                    jobs,
+                    self.intermediate_relax_maker,
                 )
                 site["site_energy"] = relax_site.output.output.energy
                 site["site_structure"] = relax_site.output.structure
@@ -314,8 +321,15 @@ class HopNebMaker(KeyedMaker):
         jobs += [images, neb, summary]
         return Flow(jobs, output=summary.output, name=f"NEB {hop.kind}{label}")
 
-    def _relax(self, structure: Structure, label: str, shared: dict[str, Job] | None, jobs: list[Job]) -> Job:
-        relax = self.endpoint_relax_maker.make(structure)
+    def _relax(
+        self,
+        structure: Structure,
+        label: str,
+        shared: dict[str, Job] | None,
+        jobs: list[Job],
+        maker: Maker | None = None,
+    ) -> Job:
+        relax = (maker or self.endpoint_relax_maker).make(structure)
         if shared is not None and relax.uuid in shared:
             return shared[relax.uuid]  # already in an earlier hop's flow
         relax.append_name(label)
