@@ -119,7 +119,9 @@ class MvNebMaker(_ForceFieldMaker, ForceFieldNebFromImagesMaker):
 
         meta = getattr(self.calculator_meta, "value", str(self.calculator_meta))
         workers = self.workers or min(available_cores(), max(len(images) - 2, 1))
-        evaluate = ImageEvaluator(meta, dict(self.calculator_kwargs), workers=workers)
+        # borrow: the cores of `mvflows run`'s empty job slots too, step by step (image_workers)
+        borrow = self.workers is None
+        evaluate = ImageEvaluator(meta, dict(self.calculator_kwargs), workers=workers, borrow=borrow)
         fmax = self.relax_kwargs.get("fmax", 0.1)
         notes = []
         images = list(images)

@@ -43,6 +43,53 @@ def available_cores() -> int:
 
 _WORKER_CALC: Any = None
 
+# (count of jobs running, job slots) shared by the job workers of one `mvflows run`
+_SHARED_CORES: tuple[Any, int] | None = None
+
+
+def share_cores(busy: Any, slots: int) -> None:
+    """Called in each job worker: ``busy`` (a shared ``multiprocessing.Value``) counts running jobs."""
+    global _SHARED_CORES
+    _SHARED_CORES = (busy, slots)
+
+
+@contextlib.contextmanager
+def job_running() -> Iterator[None]:
+    """Count this job as running in the shared count while it runs (nothing outside a job pool)."""
+    if _SHARED_CORES is None:
+        yield
+        return
+    busy = _SHARED_CORES[0]
+    with busy.get_lock():
+        busy.value += 1
+    try:
+        yield
+    finally:
+        with busy.get_lock():
+            busy.value -= 1
+
+
+def spare_cores() -> int:
+    """Job slots of this run that stand empty now (0 outside `mvflows run`'s job workers).
+
+    A run with two slots ends with one long NEB band running alone, and waits on bands
+    while a pair's other jobs are done: a band that takes the empty slot's core for its
+    next step finishes sooner and keeps nothing waiting (a job started into that slot
+    meanwhile shares the core for at most that step).
+    """
+    if _SHARED_CORES is None:
+        return 0
+    busy, slots = _SHARED_CORES
+    return max(slots - int(busy.value), 0)
+
+
+def machine_cores() -> int:
+    """Cores of this process's affinity mask, whatever share a job was given."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
 
 def _load_calculator(meta: str, kwargs: dict) -> Any:
     from mvflows.models import load_calculator
@@ -127,17 +174,31 @@ def _pool(meta: str, kwargs_json: str, workers: int) -> ProcessPoolExecutor:
 class ImageEvaluator:
     """Energies and forces of many structures with one force field, over ``workers`` processes.
 
-    ``workers=1`` evaluates in this process with the shared cached calculator.
+    ``workers=1`` evaluates in this process with the shared cached calculator. ``borrow``:
+    each call also uses the cores of the run's empty job slots (:func:`spare_cores`), up to
+    the machine's; the results do not depend on how many workers computed them.
     """
 
     meta: str
     calculator_kwargs: dict = field(default_factory=dict)
     workers: int = 1
+    borrow: bool = False
     calls: int = 0  # structures evaluated (force calls)
+    borrowed_calls: int = 0  # of which with borrowed cores
+
+    def _workers_now(self, n: int) -> int:
+        workers = self.workers
+        if self.borrow:
+            extra = min(spare_cores(), max(machine_cores() - workers, 0))
+            if extra and n > workers:
+                self.borrowed_calls += n
+                workers += extra
+        return min(workers, n)
 
     def __call__(self, structures: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
         self.calls += len(structures)
-        if self.workers <= 1 or len(structures) <= 1:
+        workers = self._workers_now(len(structures))
+        if workers <= 1:
             from mvflows.models import cached_calculator
 
             calc = cached_calculator(self.meta, **self.calculator_kwargs)
@@ -147,12 +208,12 @@ class ImageEvaluator:
                 b.calc = calc
                 results.append((float(b.get_potential_energy()), np.array(b.get_forces())))
             return results
-        pool = _pool(self.meta, json.dumps(self.calculator_kwargs, sort_keys=True, default=str), self.workers)
+        pool = _pool(self.meta, json.dumps(self.calculator_kwargs, sort_keys=True, default=str), workers)
         payload = [(a.numbers, a.positions, np.array(a.cell)) for a in structures]
-        chunks = [payload[i :: self.workers] for i in range(self.workers)]  # round robin
+        chunks = [payload[i::workers] for i in range(workers)]  # round robin
         parts = list(pool.map(_worker_eval, chunks))
         results: list[Any] = [None] * len(structures)
         for w, part in enumerate(parts):
             for j, res in enumerate(part):
-                results[w + j * self.workers] = res
+                results[w + j * workers] = res
         return results

@@ -24,13 +24,15 @@ from typing import Any
 JOB_CORES_ENV = "MVFLOWS_JOB_CORES"
 
 
-def _worker_init() -> None:
+def _worker_init(busy: Any = None, slots: int = 1) -> None:
     import signal
     import warnings
 
-    from mvflows.image_workers import exit_with_parent
+    from mvflows.image_workers import exit_with_parent, share_cores
 
     exit_with_parent()
+    if busy is not None:
+        share_cores(busy, slots)
     # a terminal's Ctrl-C reaches the whole process group: the run, not its workers, decides
     # what happens (it keeps what they finished and ends the rest, see runner.run_flow)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -82,13 +84,15 @@ def run_job(job_dict: dict, job_dir: str, store_names: list[str]) -> dict[str, A
     from maggma.stores import MemoryStore
     from monty.json import MontyDecoder
 
+    from mvflows.image_workers import job_running
+
     job: Job = MontyDecoder().process_decoded(job_dict)
     store = JobStore(MemoryStore(), additional_stores={name: MemoryStore() for name in store_names})
     store.connect()
     path = Path(job_dir)
     path.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with contextlib.chdir(path):
+    with contextlib.chdir(path), job_running():
         try:
             response = job.run(store=store)
         except Exception as exc:
@@ -119,12 +123,16 @@ def _as_dict(flow: Any) -> dict | None:
 
 
 def job_pool(workers: int) -> ProcessPoolExecutor:
-    """``workers`` spawned processes (forking a process that runs torch threads can hang)."""
+    """``workers`` spawned processes (forking a process that runs torch threads can hang).
+
+    They share a count of the jobs running in them, so a NEB band may borrow the cores of
+    empty slots (:func:`mvflows.image_workers.spare_cores`).
+    """
     from mvflows.image_workers import _without_main_import
 
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
-    )
+    ctx = multiprocessing.get_context("spawn")
+    busy = ctx.Value("i", 0)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(busy, workers))
     with _without_main_import():  # start them now, while __main__ is hidden from the children
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
             f.result()
