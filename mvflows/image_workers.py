@@ -167,6 +167,11 @@ def _pool(meta: str, kwargs_json: str, workers: int) -> ProcessPoolExecutor:
         ready = [pool.submit(_worker_ready) for _ in range(workers)]  # one process per submit
     for f in ready:
         f.result()
+    # A job worker of `mvflows run` that made this pool joins its children when it exits,
+    # before atexit would shut the pool down: without this it waits on them for ever.
+    from multiprocessing.util import Finalize
+
+    Finalize(pool, pool.shutdown, kwargs={"wait": True, "cancel_futures": True}, exitpriority=10)
     return pool
 
 

@@ -76,3 +76,23 @@ def test_the_job_workers_of_a_run_share_the_count(tmp_path):
         assert pool.submit(spare_cores).result() == 2
     finally:
         pool.shutdown()
+
+
+def test_a_job_worker_that_borrowed_cores_still_exits(tmp_path):
+    """The image workers a band started inside a job worker must not keep it from exiting."""
+    import threading
+
+    from mvflows.execution.executors import stop_descendants
+    from mvflows.execution.workers import job_pool
+
+    mlff, kwargs = resolve_model("chgnet-0.2.0")
+    images = [AseAtomsAdaptor.get_atoms(charged_spinel("Cr")) for _ in range(2)]
+    pool = job_pool(1)
+    assert len(pool.submit(ImageEvaluator(mlff, kwargs, workers=2), images).result()) == 2
+    closing = threading.Thread(target=pool.shutdown, daemon=True)
+    closing.start()
+    closing.join(timeout=60)
+    hung = closing.is_alive()
+    if hung:
+        stop_descendants()
+    assert not hung, "the job worker hung on exit, joining its image workers"
