@@ -83,6 +83,7 @@ class FakeVaspSpec:
     relax_steps: int = 500
     endpoint_fmax: float = 0.02
     endpoint_steps: int = 300
+    intermediate_fmax: float = 0.05  # the fixed-cell relax of a spinel hop's intermediate void
     neb_images: int = 7
     neb_fmax: float = 0.05
     neb_steps: int = 400
@@ -102,6 +103,7 @@ class FakeVaspSpec:
             relax_steps=calc.relax.steps,
             endpoint_fmax=neb.endpoint_fmax,
             endpoint_steps=neb.endpoint_steps,
+            intermediate_fmax=neb.intermediate_fmax,
             neb_images=neb.images,
             neb_fmax=neb.fmax,
             neb_steps=neb.steps,
@@ -225,7 +227,10 @@ def check_inputs(directory: Path, spec: FakeVaspSpec, marker: dict | None = None
     kpoints = Kpoints.from_file(directory / "KPOINTS") if (directory / "KPOINTS").exists() else None
     if "KSPACING" in incar:
         problems.append(f"INCAR KSPACING = {incar['KSPACING']}, the campaign uses an explicit KPOINTS mesh")
-    _check_incar(incar, expected_incar(spec, kind, relax_cell), problems)
+    want = expected_incar(spec, kind, relax_cell)
+    if kind == "relax" and not relax_cell and incar.get("EDIFFG") == -spec.intermediate_fmax:
+        want["EDIFFG"] = -spec.intermediate_fmax  # the intermediate-site relax: neb.intermediate_fmax
+    _check_incar(incar, want, problems)
     _check_magmom(incar, poscar, spec, problems)
     _check_kpoints(kpoints, poscar, spec, problems)
     spec_file = directory / "POTCAR.spec"
