@@ -35,10 +35,7 @@ def available_cores() -> int:
     """
     if os.environ.get("MVFLOWS_JOB_CORES", "").isdigit():
         return max(int(os.environ["MVFLOWS_JOB_CORES"]), 1)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return machine_cores()
 
 
 _WORKER_CALC: Any = None
