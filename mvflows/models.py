@@ -246,11 +246,15 @@ def load_calculator(meta: str, kwargs: dict[str, Any]) -> Any:
     """A new ASE calculator of an atomate2 force field (every process that computes loads through here)."""
     from atomate2.forcefields.utils import ase_calculator
 
+    from mvflows import model_compile
     from mvflows.atomate2_fixes import load_chgnet_checkpoint
 
     if meta == "CHGNet":
         kwargs = load_chgnet_checkpoint(kwargs)
-    return ase_calculator(_mlff()(meta), **kwargs)
+    calculator = ase_calculator(_mlff()(meta), **kwargs)
+    if model_compile.wanted(meta, calculator):
+        model_compile.compile_sevennet(calculator)
+    return calculator
 
 
 @functools.lru_cache(maxsize=4)

@@ -7,6 +7,9 @@ import warnings
 import pytest
 
 os.environ.setdefault("MVFLOWS_NO_PROGRESS", "1")
+# Each test process would compile SevenNet again (mvflows.model_compile); only the smoke run
+# and tests/test_model_compile.py compile, as a user's run does.
+os.environ.setdefault("MVFLOWS_TORCH_COMPILE", "0")
 # `make test` runs .venv/bin/python without activating the venv: its console scripts
 # (mvflows-fake-vasp, which custodian starts by name) must be found as an activated venv would
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -25,7 +28,13 @@ def smoke_store(tmp_path_factory):
     """
     store = tmp_path_factory.mktemp("smoke") / "store"
     result = mvflows_cli(
-        "run", os.path.join(WORKFLOWS, "smoke.yaml"), "--store", str(store), "--no-progress", timeout=1800
+        "run",
+        os.path.join(WORKFLOWS, "smoke.yaml"),
+        "--store",
+        str(store),
+        "--no-progress",
+        timeout=1800,
+        env={"MVFLOWS_TORCH_COMPILE": "auto"},  # as users run it: job and image workers compile
     )
     assert result.returncode == 0, result.stderr[-3000:]  # both smoke pairs must succeed
     return store, result
