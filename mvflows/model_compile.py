@@ -8,11 +8,14 @@ the call from 0.58 to 0.39 s on the 2-core AMD VM (median of 8 calls, compiled a
 alternated in one process) with forces equal to 4e-7 eV/Å; compiling the linears and gates
 as well saved little more and took four times as long to compile.
 
-Compiling costs ~60 s in the first process on a machine and ~9 s in every later one
-(inductor's on-disk cache, ``TORCHINDUCTOR_CACHE_DIR``). So :func:`compile_sevennet` runs a
-probe call straight away: ``mvflows run`` loads the model once before it starts any worker,
-which fills the cache for all of them, and a compiler that cannot build for this machine
-fails there, in the probe, and the model stays eager (one warning line), never in a job.
+Compiling costs ~60 s in the first process on a machine (~40 s each when two compile at
+once) and ~10 s in every later one with the same torch thread count (inductor's on-disk
+cache, ``TORCHINDUCTOR_CACHE_DIR``; the thread count is part of its key). A calculator
+compiles on its first call (:func:`compile_on_first_call`), so ``mvflows run``'s check that
+the model loads, in a process that computes nothing with more threads, costs no compile.
+That first call starts with a probe call on a small cell, compiling forward and backward:
+a compiler that cannot build for this machine fails there, and the model stays eager (one
+warning line), never in a job.
 
 ``MVFLOWS_TORCH_COMPILE``: ``auto`` (default: SevenNet on a CPU), ``1`` (also on CUDA),
 ``0`` (never; the test suite sets it, since each test process would compile again).
@@ -39,6 +42,18 @@ def wanted(meta: str, calculator: Any) -> bool:
     if setting in ("1", "true", "yes", "on"):
         return True
     return str(getattr(calculator, "device", "cpu")).startswith("cpu")
+
+
+def compile_on_first_call(calculator: Any) -> None:
+    """Make ``calculator``'s first ``calculate`` compile the model first (:func:`compile_sevennet`)."""
+    eager_calculate = calculator.calculate
+
+    def calculate(*args: Any, **kwargs: Any) -> Any:
+        del calculator.calculate  # once: the probe and every later call go to the class's method
+        compile_sevennet(calculator)
+        return eager_calculate(*args, **kwargs)
+
+    calculator.calculate = calculate
 
 
 def compile_sevennet(calculator: Any) -> bool:

@@ -253,7 +253,7 @@ def load_calculator(meta: str, kwargs: dict[str, Any]) -> Any:
         kwargs = load_chgnet_checkpoint(kwargs)
     calculator = ase_calculator(_mlff()(meta), **kwargs)
     if model_compile.wanted(meta, calculator):
-        model_compile.compile_sevennet(calculator)
+        model_compile.compile_on_first_call(calculator)
     return calculator
 
 

@@ -34,10 +34,15 @@ def test_compiled_sevennet_matches_eager(eager_sevennet, monkeypatch):
     compiled = load_calculator("SevenNet", {"model": "7net-0"})
     from sevenn.nn.convolution import IrrepsConvolution
 
-    convs = [m for m in compiled.model.modules() if isinstance(m, IrrepsConvolution)]
-    assert convs and all("Optimized" in type(m.convolution).__name__ for m in convs)  # really compiled
+    def compiled_convolutions():
+        convs = [m for m in compiled.model.modules() if isinstance(m, IrrepsConvolution)]
+        return bool(convs) and all("Optimized" in type(m.convolution).__name__ for m in convs)
+
+    assert not compiled_convolutions()  # loading alone compiles nothing
     e0, f0 = _energy_forces(eager_sevennet, _spinel_like())
     e1, f1 = _energy_forces(compiled, _spinel_like())
+    assert compiled_convolutions()  # the first call did
+    assert "calculate" not in vars(compiled)  # and later calls go straight to the model
     assert abs(e1 - e0) < 1e-4
     assert np.abs(f1 - f0).max() < 1e-4
 
