@@ -182,6 +182,26 @@ def test_a_refresh_sees_other_processes_writes(tmp_path):
     assert other.refresh() and other.count() == 2
 
 
+def test_a_write_in_step_with_the_disk_does_not_search_the_disk(tmp_path, monkeypatch):
+    """MontyDB decodes every document to find one; in step, the memory copy says where each is."""
+    path = str(tmp_path / "db")
+    mine, other = job_store(path).docs_store, job_store(path).docs_store
+    mine.update([{"uuid": "a", "index": 1, "output": 1}, {"uuid": "b", "index": 1, "output": 2}])
+    other.update({"uuid": "c", "index": 1, "output": 3})  # another process: mine is out of step
+    mine.update({"uuid": "c", "index": 1, "output": 4})  # found on disk, replaced, not inserted twice
+    assert mine.refresh()
+    searched = []
+    real_find = mine._disk.find
+    monkeypatch.setattr(mine._disk, "find", lambda *a, **k: searched.append(a) or real_find(*a, **k))
+    mine.update([{"uuid": "a", "index": 1, "output": 5}, {"uuid": "d", "index": 1, "output": 6}])
+    assert searched == []  # in step again: a replacement and an insertion without a search
+    for s in (mine, job_store(path).docs_store):  # the disk holds one document per key
+        docs = s.query({}, properties=["uuid", "output"], sort={"uuid": 1})
+        assert [(d["uuid"], d["output"]) for d in docs] == [("a", 5), ("b", 2), ("c", 4), ("d", 6)]
+    mine.update({"uuid": "d", "index": 1, "output": 7})  # what it just inserted, under the disk's id
+    assert [d["output"] for d in job_store(path).docs_store.query({"uuid": "d"})] == [7]
+
+
 @pytest.mark.parametrize("uri", ["mongomock://t3", "monty"])
 def test_a_successful_result_is_never_replaced_by_a_worse_one(tmp_path, uri):
     uri = str(tmp_path / "db") if uri == "monty" else uri
