@@ -200,3 +200,27 @@ def test_stop_jobflow_starts_nothing_after_it(tmp_path):
     later = keyed(flaky(str(tmp_path / "no-flag")))
     report = run_flow(Flow([a, keyed(summary(a.output)), later]), JobStore(MemoryStore()), tmp_path / "w")
     assert report.ran == 1 and report.failed == {}
+
+
+def test_ctrl_c_as_a_worker_job_is_stored_counts_what_was_stored(tmp_path):
+    """A Ctrl-C that lands just after a worker job's documents are written still counts that job."""
+    import signal
+
+    from mvflows.interrupts import interruptible
+
+    class SignalAfterFirstWrite(MemoryStore):
+        sent = False
+
+        def update(self, docs, key=None):
+            super().update(docs, key=key)
+            if not SignalAfterFirstWrite.sent:
+                SignalAfterFirstWrite.sent = True
+                os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C, right after the write
+
+    a = keyed(flaky(str(tmp_path / "no-flag")))
+    store = JobStore(SignalAfterFirstWrite())
+    with interruptible():
+        report = run_flow(Flow([a, keyed(summary(a.output))]), store, tmp_path / "w", jobs=2)
+    assert report.interrupted == "SIGINT"
+    stored = store.docs_store.count({})
+    assert stored == 1 and report.ran == stored  # the job whose output is stored is counted

@@ -128,10 +128,18 @@ class WorkerPool:
         self.running[future] = (node, self._pool)
         return None
 
-    def wait(self, timeout: float | None = None) -> list[Outcome]:
-        """Block until at least one running job ends (or ``timeout`` s pass); store what each produced."""
+    def wait(self, timeout: float | None = None) -> list[Future]:
+        """Block until at least one running job ends (or ``timeout`` s pass); the ended jobs' futures.
+
+        Waiting is where a Ctrl-C lands; :meth:`collect` stores what a job produced, which the
+        caller does with signals deferred, so a job is either stored and counted or neither.
+        """
         finished, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
-        return [self._collect(f) for f in finished]
+        return list(finished)
+
+    def collect(self, future: Future) -> Outcome:
+        """Store what the job of an ended ``future`` produced; its outcome."""
+        return self._collect(future)
 
     def _collect(self, future: Future) -> Outcome:
         node, pool = self.running.pop(future)

@@ -29,6 +29,7 @@ from mvflows.execution.claims import Claims
 from mvflows.execution.executors import InProcess, Outcome, WorkerPool
 from mvflows.execution.progress import Quiet, Reporter
 from mvflows.execution.scheduler import Action, Node, Scheduler, StoredState
+from mvflows.interrupts import deferred
 from mvflows.store import refresh
 
 # how often a run whose next jobs another run is computing looks again (s)
@@ -193,8 +194,10 @@ def run_flow(
                 decision = scheduler.next(running=len(pool.running))
                 if decision is None:
                     if pool.running:
-                        for outcome in pool.wait(timeout=POLL_S if scheduler.waiting else None):
-                            settle(outcome)
+                        ended = pool.wait(timeout=POLL_S if scheduler.waiting else None)
+                        with deferred():  # a Ctrl-C now waits: each ended job is stored and counted
+                            for future in ended:
+                                settle(pool.collect(future))
                         scheduler.retry()
                         continue
                     if scheduler.waiting:  # every job left waits for another run
