@@ -214,12 +214,15 @@ class LockedMontyStore(MontyStore):
             raise StoreError(f"store {self.database_path} was opened read-only")
 
     def update(self, docs, key=None, keep=None):  # type: ignore[no-untyped-def]
-        """Upsert on ``key``: one pass over the disk per batch, not one per document.
+        """Upsert on ``key``: no pass over the disk when in step with it, one per batch otherwise.
 
         MontyDB's own ``replace_one(upsert=True)`` scans the collection for every
-        document, which made writing 10,000 result documents quadratic. ``keep(old, new)``
-        (``old`` holds the key fields and :data:`KEEP_FIELDS`) keeps a stored document instead of
-        replacing it; it is asked about the documents on disk, under the lock.
+        document, which made writing 10,000 result documents quadratic; even one pass per
+        batch cost 0.7 s per job at the end of a spinel21 run. While no other process has
+        written since this one last read the disk, the memory copy holds the same documents
+        under the same ids, so the stored documents are found there and written by id.
+        ``keep(old, new)`` (``old`` holds the key fields and :data:`KEEP_FIELDS`) keeps a
+        stored document instead of replacing it; it is asked under the lock.
         """
         self._writable()
         docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
