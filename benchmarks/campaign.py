@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,43 @@ def per_job_type(jobs: list[tuple[str, float]]) -> dict[str, dict]:
     return dict(per_type)
 
 
+def sevennet_call_s(calls: int = 6) -> float:
+    """Median seconds of one eager SevenNet-0 call, 97 atoms, one thread: how fast the machine is now.
+
+    Shared VMs change speed by a quarter from one hour to the next; measured just before and
+    after a run, this tells a slow machine from a slow run.
+    """
+    import numpy as np
+    import torch
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from benchmarks.model_speed import supercell
+    from mvflows import model_compile
+    from mvflows.models import load_calculator
+
+    torch.set_num_threads(1)
+    before = os.environ.get(model_compile.ENV)
+    os.environ[model_compile.ENV] = "0"
+    try:
+        calc = load_calculator("SevenNet", {"model": "7net-0"})
+    finally:
+        if before is None:
+            os.environ.pop(model_compile.ENV)
+        else:
+            os.environ[model_compile.ENV] = before
+    atoms = AseAtomsAdaptor.get_atoms(supercell())
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(calls + 1):  # the first is a warm-up
+        moved = atoms.copy()
+        moved.positions += rng.normal(0.0, 0.01, moved.positions.shape)
+        moved.calc = calc
+        t = time.perf_counter()
+        moved.get_forces()
+        times.append(time.perf_counter() - t)
+    return round(sorted(times[1:])[calls // 2], 3)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--campaign", default="workflows/spinel21.yaml")
@@ -80,9 +118,11 @@ def main() -> None:
     if args.jobs:
         cmd += ["--jobs", str(args.jobs)]
     print(" ".join(cmd[3:]), flush=True)
+    speed_before, load_before = sevennet_call_s(), os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd)
     wall = time.perf_counter() - t0
+    speed_after = sevennet_call_s()
     timings = json.loads((Path(store) / "work" / "timings.json").read_text())
     per_type = per_job_type(timings["jobs"])
     results = json.loads(
@@ -138,6 +178,8 @@ def main() -> None:
             for r in results
         ],
         **machine(),
+        "load_average_1min_at_start": load_before,
+        "sevennet_eager_call_s_before_after": [speed_before, speed_after],
     }
     if args.note:
         result["note"] = args.note
