@@ -25,8 +25,10 @@ it is not part of any job's content key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -34,10 +36,24 @@ logger = logging.getLogger(__name__)
 ENV = "MVFLOWS_TORCH_COMPILE"
 
 
+_EAGER = False  # inside eager()
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    """Calculators loaded inside the block stay eager (e.g. fake VASP's short-lived processes)."""
+    global _EAGER
+    before, _EAGER = _EAGER, True
+    try:
+        yield
+    finally:
+        _EAGER = before
+
+
 def wanted(meta: str, calculator: Any) -> bool:
     """Whether ``calculator`` (an ASE calculator of force field ``meta``) is to be compiled."""
     setting = os.environ.get(ENV, "auto").strip().lower()
-    if setting in ("0", "false", "no", "off") or meta != "SevenNet":
+    if _EAGER or setting in ("0", "false", "no", "off") or meta != "SevenNet":
         return False
     if setting in ("1", "true", "yes", "on"):
         return True

@@ -86,3 +86,13 @@ def test_which_models_compile(monkeypatch, setting, meta, device, expected):
     calc.device = device
     monkeypatch.setenv(model_compile.ENV, setting)
     assert model_compile.wanted(meta, calc) is expected
+
+
+def test_nothing_loaded_in_eager_compiles(monkeypatch):
+    class Calc:
+        device = "cpu"
+
+    monkeypatch.setenv(model_compile.ENV, "1")
+    with model_compile.eager():
+        assert model_compile.wanted("SevenNet", Calc()) is False
+    assert model_compile.wanted("SevenNet", Calc()) is True

@@ -285,12 +285,16 @@ def _calculator(spec: FakeVaspSpec) -> Any:
     """The surrogate, loaded once per process, on as many threads as this job may use."""
     import torch
 
+    from mvflows import model_compile
     from mvflows.image_workers import available_cores
     from mvflows.models import cached_calculator, default_kwargs, resolve_model
 
     torch.set_num_threads(available_cores())  # one in an `mvflows run --jobs N` worker's job
     name, kwargs = resolve_model(spec.model, spec.model_kwargs)
-    return cached_calculator(name, **{**default_kwargs(name), **kwargs})
+    # each fake VASP job is a process of its own and makes a few dozen calls: compiling the
+    # model (mvflows.model_compile, 10-60 s per process) would cost more than it saves
+    with model_compile.eager():
+        return cached_calculator(name, **{**default_kwargs(name), **kwargs})
 
 
 def _step(atoms: Any) -> IonicStep:
