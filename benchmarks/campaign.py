@@ -58,35 +58,19 @@ def sevennet_call_s(calls: int = 6) -> float:
     Shared VMs change speed by a quarter from one hour to the next; measured just before and
     after a run, this tells a slow machine from a slow run.
     """
+    import statistics
+
     import numpy as np
     import torch
-    from pymatgen.io.ase import AseAtomsAdaptor
 
-    from benchmarks.model_speed import supercell
+    from benchmarks.model_speed import call_seconds, supercell
     from mvflows import model_compile
     from mvflows.models import load_calculator
 
     torch.set_num_threads(1)
-    before = os.environ.get(model_compile.ENV)
-    os.environ[model_compile.ENV] = "0"
-    try:
+    with model_compile.eager():
         calc = load_calculator("SevenNet", {"model": "7net-0"})
-    finally:
-        if before is None:
-            os.environ.pop(model_compile.ENV)
-        else:
-            os.environ[model_compile.ENV] = before
-    atoms = AseAtomsAdaptor.get_atoms(supercell())
-    rng = np.random.default_rng(0)
-    times = []
-    for _ in range(calls + 1):  # the first is a warm-up
-        moved = atoms.copy()
-        moved.positions += rng.normal(0.0, 0.01, moved.positions.shape)
-        moved.calc = calc
-        t = time.perf_counter()
-        moved.get_forces()
-        times.append(time.perf_counter() - t)
-    return round(sorted(times[1:])[calls // 2], 3)
+    return round(statistics.median(call_seconds(calc, supercell(), calls, np.random.default_rng(0))), 3)
 
 
 def main() -> None:

@@ -30,6 +30,25 @@ def supercell():  # type: ignore[no-untyped-def]
     return cell
 
 
+def call_seconds(calc, structure, calls: int, rng) -> list[float]:  # type: ignore[no-untyped-def]
+    """Seconds of ``calls`` energy+force calls on slightly displaced copies, after one warm-up call."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = calc
+    atoms.get_forces()  # warm-up
+    times = []
+    for _ in range(calls):
+        moved = atoms.copy()
+        moved.positions += rng.normal(0.0, 0.01, moved.positions.shape)
+        moved.calc = calc
+        t = time.perf_counter()
+        moved.get_potential_energy()
+        moved.get_forces()
+        times.append(time.perf_counter() - t)
+    return times
+
+
 def main() -> None:
     from mvflows.models import MODEL_CATALOG
 
@@ -39,7 +58,6 @@ def main() -> None:
     args = p.parse_args()
 
     import torch
-    from pymatgen.io.ase import AseAtomsAdaptor
 
     from mvflows.models import cached_calculator, default_kwargs, resolve_model
 
@@ -52,20 +70,9 @@ def main() -> None:
         t0 = time.perf_counter()
         calc = cached_calculator(mlff, **{**default_kwargs(mlff), **kwargs})
         load_s = time.perf_counter() - t0
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.calc = calc
-        atoms.get_forces()  # warm-up
-        times = []
-        for _ in range(args.calls):
-            moved = atoms.copy()
-            moved.positions += rng.normal(0.0, 0.01, moved.positions.shape)
-            moved.calc = calc
-            t = time.perf_counter()
-            moved.get_potential_energy()
-            moved.get_forces()
-            times.append(time.perf_counter() - t)
+        times = call_seconds(calc, structure, args.calls, rng)
         rows[name] = {
-            "atoms": len(atoms),
+            "atoms": len(structure),
             "load_s": round(load_s, 2),
             "s_per_call_median": round(statistics.median(times), 3),
             "s_per_call_min": round(min(times), 3),
