@@ -139,9 +139,6 @@ class WorkerPool:
 
     def collect(self, future: Future) -> Outcome:
         """Store what the job of an ended ``future`` produced; its outcome."""
-        return self._collect(future)
-
-    def _collect(self, future: Future) -> Outcome:
         node, pool = self.running.pop(future)
         try:
             out = future.result()
@@ -169,7 +166,7 @@ class WorkerPool:
     def collect_finished(self) -> list[Outcome]:
         """The outcomes of jobs that have ended, without waiting for the others (an interrupted run
         keeps what its workers finished)."""
-        return [self._collect(f) for f in [f for f in self.running if f.done()]]
+        return [self.collect(f) for f in [f for f in self.running if f.done()]]
 
     def abandon(self) -> list[Node]:
         """Stop every running job now, storing nothing of it: the workers, and all that this
