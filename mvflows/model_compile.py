@@ -1,12 +1,13 @@
-"""SevenNet's tensor products compiled by ``torch.compile`` on CPUs: a third off each call.
+"""SevenNet's tensor products compiled by ``torch.compile`` on CPUs: a quarter to a third off each call.
 
 On the 97-atom spinel supercell with one thread, a SevenNet-0 call spends most of its time in
 the element-wise products and sums of the convolutions' e3nn tensor products
 (``aten::mul`` alone is a third), many small memory-bound kernels that inductor fuses.
 Compiling only those five modules (``IrrepsConvolution.convolution``, shapes dynamic) took
-the call from 0.58 to 0.39 s on the 2-core AMD VM (median of 8 calls, compiled and eager
-alternated in one process) with forces equal to 4e-7 eV/Å; compiling the linears and gates
-as well saved little more and took four times as long to compile.
+the call to 0.67-0.75 of the eager one on the 2-core AMD VM (e.g. 0.39 against 0.58 s;
+medians of 8-12 calls, compiled and eager alternated in one process) with forces equal to
+5e-7 eV/Å. Compiling the e3nn linears as well gained nothing clear: they share one code
+object, which hits dynamo's recompile limit, and the compile took half as long again.
 
 Compiling costs ~60 s in the first process on a machine (~40 s each when two compile at
 once) and ~10 s in every later one with the same torch thread count (inductor's on-disk

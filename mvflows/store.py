@@ -280,7 +280,7 @@ def _upsert(
         from montydb.types import bson
     new, kept, ids = [], set(), {}
     for k, doc in batch.items():
-        given = doc.get("_id")
+        given = doc.get("_id") if given_ids else None
         doc = {n: v for n, v in doc.items() if n != "_id"}
         if k in existing and keep is not None and keep(existing[k], doc):
             kept.add(k)
@@ -292,7 +292,6 @@ def _upsert(
             else:
                 coll.replace_one({"_id": ids[k]}, doc)
         else:
-            given = given if given_ids else None
             ids[k] = given if given is not None else (bson.ObjectId() if montydb else None)
             new.append({**doc, "_id": ids[k]} if ids[k] is not None else doc)
     if new:
